@@ -1,0 +1,147 @@
+"""The seed-003 synthesis study, its HTML report and the command line, end to end."""
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fairsynth.cli import main
+from fairsynth.core import FairsynthError
+from fairsynth.data import load_dataset
+from fairsynth.generators.base import Generator, get_generator, register
+from fairsynth.studies.synthesis import run_synthesis_study
+
+
+SEEN_BY_SPY: list[pd.Index] = []
+
+
+@register("spy_copy")
+class SpyCopy(Generator):
+    """Test generator that resamples the very rows it was fitted on, and records which rows those were."""
+
+    def fit(self, df, spec):
+        SEEN_BY_SPY.append(df.index.copy())
+        return super().fit(df, spec)
+
+    def _fit(self, data, spec):
+        self.frame_ = data.reset_index(drop=True)
+
+    def _sample(self, n, conditions, seed):
+        return self.frame_.sample(n, replace=True, random_state=seed).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def nhefs_study():
+    return run_synthesis_study("nhefs", "gaussian_copula,spy_copy", rows=400, seed=0, progress=False)
+
+
+def test_generators_see_only_training_patients(nhefs_study):
+    res = nhefs_study
+    ids = res.spec.id_column
+    assert set(res.train[ids]).isdisjoint(res.test[ids])
+    seen = SEEN_BY_SPY[-1]  # the rows the study handed to a generator: exactly the training split
+    assert set(seen) == set(res.train.index) and set(seen).isdisjoint(res.test.index)
+
+
+def test_study_measures_every_family(nhefs_study):
+    res = nhefs_study
+    assert set(res.synthetic) == {"gaussian_copula", "spy_copy"}
+    assert all(len(s) == 400 and list(s.columns) == list(res.spec.columns) for s in res.synthetic.values())
+    auroc = res.utility.query("metric == 'auroc' and model == 'random_forest'").set_index("train_on")["value"]
+    assert auroc["real"] > 0.65  # NHEFS death is predictable from age and smoking history
+    priv = res.privacy.pivot_table(index="metric", columns="generator", values="value")
+    # a generator that copies training rows is caught: exact copies and near-zero distances
+    assert priv.loc["exact_copy_rate_synthetic", "spy_copy"] == 1.0
+    assert priv.loc["dcr_median_synthetic", "spy_copy"] == 0.0
+    assert priv.loc["exact_copy_rate_synthetic", "gaussian_copula"] < 0.05
+    assert priv.loc["dcr_median_synthetic", "gaussian_copula"] > 0
+    fid = res.fidelity.pivot_table(index="metric", columns="generator", values="value")
+    assert fid.loc["detection_auc", "gaussian_copula"] > fid.loc["detection_auc", "spy_copy"]
+    assert set(res.timings.step) == {"fit", "sample"}
+    tidy = res.tidy()
+    assert {"fidelity", "quality", "privacy", "utility", "timing"} == set(tidy.table) and tidy.value.notna().all()
+
+
+def test_same_seed_same_numbers():
+    a = run_synthesis_study("nhefs", "gaussian_copula", rows=200, seed=3, progress=False)
+    b = run_synthesis_study("nhefs", "gaussian_copula", rows=200, seed=3, progress=False)
+    pd.testing.assert_frame_equal(a.synthetic["gaussian_copula"], b.synthetic["gaussian_copula"])
+    pd.testing.assert_frame_equal(a.tidy().query("table != 'timing'"), b.tidy().query("table != 'timing'"))
+
+
+@pytest.mark.parametrize("kwargs, culprit", [
+    (dict(generator="no_such_generator"), "no_such_generator"),
+    (dict(outcome="qsmk"), "qsmk"),
+    (dict(rows=0), "rows"),
+    (dict(epochs=-1), "epochs"),
+])
+def test_bad_study_parameters_name_the_culprit(kwargs, culprit):
+    with pytest.raises(FairsynthError, match=culprit):
+        run_synthesis_study("nhefs", **{"generator": "gaussian_copula", **kwargs}, progress=False)
+
+
+def test_cli_renders_report_and_index(reports_dir):
+    assert main(["--reports-dir", str(reports_dir), "run", "synthesis", "--generator", "gaussian_copula",
+                 "--rows", "300", "--seed", "1"]) == 0
+    page = reports_dir / "nhefs" / "all" / "synthesis.html"
+    html = page.read_text()
+    pngs = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    assert len(pngs) >= 5 and all(base64.b64decode(p[:64])[:4] == b"\x89PNG" for p in pngs)  # figures embedded
+    for heading in ("Column distributions", "Correlations", "Utility", "Privacy", "Provenance"):
+        assert heading in html
+    ds = load_dataset("nhefs")
+    assert ds.sha256 in html and "git commit" in html and "package: sdv" in html
+    assert "[fairsynth" not in html and "Traceback" not in html  # progress lines and errors stay out of the page
+    index = (reports_dir / "index.html").read_text()
+    assert 'href="nhefs/all/synthesis.html"' in index.replace("'", '"')
+    meta = json.loads((reports_dir / "nhefs" / "all" / "synthesis.json").read_text())
+    assert meta["provenance"]["parameters"]["seed"] == 1 and "RF AUROC" in meta["summary"]
+    results = pd.read_csv(reports_dir / "nhefs" / "all" / "synthesis_results.csv")
+    assert {"table", "generator", "name", "value"} <= set(results.columns)
+    assert not [p.name for p in page.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def own_table(tmp_path: Path, n: int = 300) -> tuple[Path, Path]:
+    """A CSV of a user's own with a unique marker per patient, and its spec as JSON."""
+    rng = np.random.default_rng(0)
+    age = rng.normal(60, 12, n)
+    df = pd.DataFrame({"pid": [f"PID{i:05d}" for i in range(n)], "marker": [f"ZQX{i:05d}" for i in range(n)],
+                       "sex": rng.choice(["f", "m"], n), "age": age.round(1),
+                       "sbp": (120 + 0.5 * (age - 60) + rng.normal(0, 10, n)).round(0),
+                       "event": (rng.random(n) < 1 / (1 + np.exp(-(age - 60) / 8))).astype(int)})
+    csv = tmp_path / "own.csv"; df.to_csv(csv, index=False)
+    spec = {"name": "own", "id_column": "pid", "columns": {"marker": "categorical", "sex": "categorical", "age": "numerical",
+                                                            "sbp": "numerical", "event": "categorical"},
+            "sensitive": {"sex": "m"}, "outcomes": ["event"]}
+    (tmp_path / "own.json").write_text(json.dumps(spec))
+    return csv, tmp_path / "own.json"
+
+
+def test_cli_on_own_csv_never_prints_a_real_record(tmp_path, reports_dir):
+    csv, spec = own_table(tmp_path)
+    assert main(["--reports-dir", str(reports_dir), "run", "synthesis", "--csv", str(csv), "--spec", str(spec),
+                 "--generator", "gaussian_copula", "--rows", "200"]) == 0
+    html = (reports_dir / "own" / "all" / "synthesis.html").read_text()
+    nb = (reports_dir / "own" / "all" / "synthesis.ipynb").read_text()
+    for text in (html, nb):
+        assert "ZQX" not in text and "PID0" not in text  # no identifier, no per-patient value, in page or notebook
+    real = pd.read_csv(csv)
+    assert not any(f"{a:.1f}, {s:.1f}" in html for a, s in zip(real.age, real.sbp))
+
+
+def test_cli_bad_input_fails_cleanly_and_writes_nothing(tmp_path, reports_dir, capsys):
+    csv, spec = own_table(tmp_path)
+    pd.read_csv(csv).assign(event=0).to_csv(tmp_path / "one_class.csv", index=False)
+    cases = [(["--csv", str(tmp_path / "one_class.csv"), "--spec", str(spec)], "event"),
+             (["--dataset", "no_such_table"], "no_such_table"),
+             (["--generator", "gaussian_copula,nope"], "nope"),
+             (["--csv", str(csv)], "--spec")]
+    for extra, culprit in cases:
+        assert main(["--reports-dir", str(reports_dir), "run", "synthesis", *extra]) == 2
+        assert culprit in capsys.readouterr().err
+    assert not reports_dir.exists() or not any(reports_dir.rglob("*.html"))
