@@ -11,14 +11,23 @@ from fairsynth.core import (FairsynthError, atomic_path, atomic_write_text, load
                             sha256_file)
 
 
+@pytest.fixture
+def clean_env(monkeypatch):
+    """No FAIRSYNTH_* variable in the environment (CI sets FAIRSYNTH_DATA_DIR)."""
+    import os
+    for k in [k for k in os.environ if k.startswith("FAIRSYNTH_")]:
+        monkeypatch.delenv(k)
+    return monkeypatch
+
+
 def write_ini(path: Path, body: str) -> Path:
     (path / "settings.ini").write_text("[fairsynth]\n" + body)
     return path / "settings.ini"
 
 
-def test_settings_file_env_and_overrides_in_that_order(tmp_path, monkeypatch):
+def test_settings_file_env_and_overrides_in_that_order(tmp_path, clean_env):
+    monkeypatch = clean_env
     ini = write_ini(tmp_path, "data_dir = raw:more\nseed = 3\nrepeats = 5\ndevice = cpu\n")
-    monkeypatch.delenv("FAIRSYNTH_SEED", raising=False)
     s = load_settings(path=ini)
     assert s.seed == 3 and s.repeats == 5 and s.device == "cpu"
     assert s.data_dir == (tmp_path / "raw", tmp_path / "more")  # relative to the ini's folder
@@ -27,8 +36,7 @@ def test_settings_file_env_and_overrides_in_that_order(tmp_path, monkeypatch):
     assert load_settings({"seed": 5}, path=ini).seed == 5
 
 
-def test_bad_settings_name_the_key(tmp_path, monkeypatch):
-    monkeypatch.delenv("FAIRSYNTH_SEED", raising=False)
+def test_bad_settings_name_the_key(tmp_path, clean_env):
     with pytest.raises(FairsynthError, match="'seed'"):
         load_settings(path=write_ini(tmp_path, "seed = many\n"))
     with pytest.raises(FairsynthError, match="colour"):
