@@ -255,4 +255,6 @@ d = { 'settings': { 'branch': 'main',
                                              'fairsynth.studies.synthesis.save_results': ( 'studies.synthesis.html#save_results',
                                                                                            'fairsynth/studies/synthesis.py'),
                                              'fairsynth.studies.synthesis.summary_line': ( 'studies.synthesis.html#summary_line',
-                                                                                           'fairsynth/studies/synthesis.py')}}}
+                                                                                           'fairsynth/studies/synthesis.py'),
+                                             'fairsynth.studies.synthesis.usable_for_utility': ( 'studies.synthesis.html#usable_for_utility',
+                                                                                                 'fairsynth/studies/synthesis.py')}}}

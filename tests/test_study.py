@@ -14,7 +14,7 @@ from fairsynth.cli import main
 from fairsynth.core import FairsynthError
 from fairsynth.data import load_dataset
 from fairsynth.generators.base import Generator, get_generator, register
-from fairsynth.studies.synthesis import run_synthesis_study
+from fairsynth.studies.synthesis import run_synthesis_study, summary_line
 
 
 SEEN_BY_SPY: list[pd.Index] = []
@@ -33,6 +33,24 @@ class SpyCopy(Generator):
 
     def _sample(self, n, conditions, seed):
         return self.frame_.sample(n, replace=True, random_state=seed).reset_index(drop=True)
+
+
+@register("one_class")
+class OneClass(SpyCopy):
+    """Test generator whose rows all carry outcome 0, as a collapsed generator's might."""
+
+    def _sample(self, n, conditions, seed):
+        out = super()._sample(n, conditions, seed)
+        out[self.spec_.outcome] = 0
+        return out
+
+
+def test_a_collapsed_outcome_is_reported_not_fatal():
+    res = run_synthesis_study("nhefs", "gaussian_copula,one_class", rows=200, seed=0, progress=False)
+    assert set(res.utility.train_on) == {"real", "gaussian_copula"}
+    assert len(res.warnings) == 1 and "one_class" in res.warnings[0] and "death" in res.warnings[0]
+    assert "one_class n/a" in summary_line(res)
+    assert set(res.privacy.generator) == {"gaussian_copula", "one_class"}  # the other families still measured
 
 
 @pytest.fixture(scope="module")
