@@ -13,6 +13,9 @@ Modules:
 - `fairsynth.metrics.utility`: Train on synthetic, test on real (TSTR): does a model trained on the synthetic table predict the outcome on real hold-out patients as well as one trained on the real training split?
 - `fairsynth.report`: Figures, tables and HTML rendering for study reports: a papermill run of a study notebook becomes one self-contained HTML page (figures embedded), and `reports/index.html` links every page.
 - `fairsynth.spec`: The dataset spec: which column is the patient, which are sensitive, outcome, treatment, confounders, mediators, and each column's type. Every generator, metric and study reads its roles from here.
+- `fairsynth.studies.augmentation`: The seed-002 study (Smolyak et al.): does synthetic data for an under-represented group improve a downstream model for that group, against what practitioners already do (one model with a group indicator, upweighting, separate models, SMOTE)? Any registered generator can supply the synthetic rows.
+- `fairsynth.studies.exploratory`: Seed-002 section 3.1 for synthetic rows made for one minority group: do they keep the group's correlation structure, are they nearer to real minority or real majority patients, and does a classifier that tells the two groups apart take them for minority patients?
+- `fairsynth.studies.grid`: A resumable grid runner for study cells: one function, many parameter sets, each finished cell stored the moment it arrives, on local worker processes (joblib) or a Dask cluster. A rerun after a crash or a kill computes only what is missing.
 - `fairsynth.studies.synthesis`: The seed-003 study: fit generators on the training split of a health table, sample synthetic rows, and measure what they are worth: fidelity, utility (train on real vs train on synthetic, test on real hold-out) and privacy (distance to closest record). The papermill notebook `nbs/studies/synthesis.ipynb` draws its report."""
 
 __version__ = "0.1.0"

@@ -42,7 +42,7 @@ def _load(name: str, **kw):
 
 EXPECTED = {  # name: (rows, id column, sensitive, outcomes, treatment)
     "nhefs": (1566, "seqn", {"sex": "male", "race": "white"}, ("death",), "qsmk"),
-    "diabetes130": (99343, "patient_nbr", {"race": "Caucasian", "gender": "Male"}, ("readmit_30d", "readmit_any"), None),
+    "diabetes130": (99343, "patient_nbr", {"race": "Caucasian", "gender": "Male"}, ("readmit_30d", "readmit_any", "long_stay"), None),
     "mimic3_demo": (129, "subject_id", {"ethnicity": "WHITE", "gender": "M"}, ("hospital_expire_flag",), None),
     "mimic4_demo": (275, "subject_id", {"race": "WHITE", "gender": "M"}, ("hospital_expire_flag",), None),
     "framingham": (4240, None, {"sex": "male"}, ("TenYearCHD",), "BPMeds"),
@@ -105,6 +105,7 @@ def test_diabetes130_all_encounters_and_patients():
     assert len(df) == 101_766 and df["patient_nbr"].nunique() == 71_518
     assert df["race"].isna().sum() == 2273 and df["gender"].isna().sum() == 3
     assert round(df["readmit_30d"].mean(), 3) == 0.112 and round(df["readmit_any"].mean(), 3) == 0.461
+    assert (df["long_stay"] == (df["time_in_hospital"] >= 7)).all() and 0.19 < df["long_stay"].mean() < 0.22
     kept = _load("diabetes130").frame
     assert len(kept) == 101_766 - 2423 and "2,423 encounters" in _load("diabetes130").spec.description
 
