@@ -13,27 +13,18 @@ from scipy import stats
 from fairsynth.cli import main
 from fairsynth.core import FairsynthError
 from fairsynth.data import load_dataset
-from fairsynth.generators.base import Generator, register
+from fairsynth.generators.base import register
 from fairsynth.studies.augmentation import (METHODS, STANDARD_METHODS, augmentation_cell, count_wins, draw_group_sample,
                                             draw_seed, paper_table, resolve_design, run_augmentation, smote_rows,
                                             summarise, synthetic_rows, train_and_score)
 from fairsynth.studies.grid import load_results
 
-from test_study import own_table
-
-FITTED_ON: list[pd.Index] = []
+from test_study import SEEN_BY_SPY as FITTED_ON, SpyCopy, own_table
 
 
 @register("aug_spy")
-class AugSpy(Generator):
-    """Test generator that resamples the rows it was fitted on and records their index."""
-
-    def fit(self, df, spec):
-        FITTED_ON.append(df.index.copy())
-        return super().fit(df, spec)
-
-    def _fit(self, data, spec):
-        self.frame_ = data.reset_index(drop=True)
+class AugSpy(SpyCopy):
+    """test_study's SpyCopy (records the rows it was fitted on) that also honours conditions."""
 
     def _sample(self, n, conditions, seed):
         f = self.frame_
