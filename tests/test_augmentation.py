@@ -82,14 +82,14 @@ def test_long_stay_is_predicted_without_the_stay_itself(diabetes):
 def test_generators_see_only_the_drawn_rows_and_the_group_generator_only_the_minority(nhefs):
     s = draw_group_sample(nhefs, "race", "white", "black or other", 500, 100, seed=3)
     FITTED_ON.clear()
-    rows, timing = synthetic_rows(s, nhefs.spec, "race", "black or other", "aug_spy", seed=3)
+    rows, timing, _ = synthetic_rows(s, nhefs.spec, "race", "black or other", "aug_spy", seed=3)
     generic, group = FITTED_ON
     assert set(generic) == set(s.train.index) and set(group) == set(s.train.index[s.is_minority_train])
     assert set(generic).isdisjoint(s.test.index)
     assert (rows["synthetic-group"].race == "black or other").all() and len(rows["synthetic-generic"]) == 400
     assert timing["fit_seconds"] >= 0 and timing["sample_seconds"] >= 0
     FITTED_ON.clear()
-    rows, _ = synthetic_rows(s, nhefs.spec, "race", "black or other", "aug_spy", group_mode="condition", seed=3)
+    rows, _, _ = synthetic_rows(s, nhefs.spec, "race", "black or other", "aug_spy", group_mode="condition", seed=3)
     assert len(FITTED_ON) == 1 and (rows["synthetic-group"].race == "black or other").all()
 
 

@@ -1,0 +1,1 @@
+"""Talking to OpenAI-compatible LLM servers: the client and a local test server."""
