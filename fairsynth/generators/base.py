@@ -162,6 +162,7 @@ BUILTIN_GENERATORS: dict[str, str] = {
     "smote": "fairsynth.generators.smote",
     "llm": "fairsynth.generators.llm",
     "curated": "fairsynth.generators.curation",
+    "fair_transformer": "fairsynth.generators.fair_transformer",
 }  # name -> module that registers it when imported
 
 _REGISTRY: dict[str, type[Generator]] = {}

@@ -1,0 +1,161 @@
+"""The seed-000 study: design, split, arms, summaries, best-lambda pick, the grid and the CLI report."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import fairsynth.studies.fairness as fairness_study
+from fairsynth.cli import main
+from fairsynth.core import FairsynthError
+from fairsynth.data import load_dataset
+from fairsynth.studies.fairness import (SMALL_GROUPS, added_counts, best_weight, duplicated_rows, fairness_cell, fairness_cells,
+                                        goal_check, group_of, resolve_fairness_design, study_split, summarise_fairness)
+from fairsynth.studies.grid import load_results
+
+TINY = {"d_model": 16, "n_heads": 2, "n_layers": 1}
+
+
+@pytest.fixture(scope="module")
+def nhanes():
+    return load_dataset("nhanes")
+
+
+def test_design_pools_small_groups_and_checks_names(nhanes):
+    mimic = load_dataset("mimic3_demo")
+    d = resolve_fairness_design(mimic, "ethnicity", min_group_rows=10)
+    assert d.privileged == "WHITE" and d.groups[-1] == SMALL_GROUPS and "ASIAN" in d.pooled
+    assert (group_of(mimic.frame, d) == SMALL_GROUPS).sum() == mimic.frame.ethnicity.isin(d.pooled).sum()
+    assert resolve_fairness_design(nhanes, "Race1").pooled == ()  # every NHANES race has >= 50 rows
+    with pytest.raises(FairsynthError, match="attribute"):
+        resolve_fairness_design(nhanes, "BMI")
+    with pytest.raises(FairsynthError, match="privileged"):
+        resolve_fairness_design(nhanes, "Race1", privileged="nobody")
+
+
+def test_split_is_by_patient_and_drops_missing(nhanes):
+    d = resolve_fairness_design(nhanes, "Race1", outcome="health_fair_poor")
+    train, test = study_split(nhanes, d, seed=3)
+    ids = nhanes.spec.id_column
+    assert set(train[ids]).isdisjoint(test[ids])
+    assert train.health_fair_poor.notna().all() and test.health_fair_poor.notna().all()
+    assert len(train) + len(test) == nhanes.frame.health_fair_poor.notna().sum()
+    again, _ = study_split(nhanes, d, seed=3)
+    assert again[ids].equals(train[ids])
+
+
+def test_duplicate_arm_adds_each_non_privileged_row(nhanes):
+    d = resolve_fairness_design(nhanes, "Race1")
+    train, _ = study_split(nhanes, d, seed=0)
+    dup = duplicated_rows(train, d, 1.0, seed=0)
+    non_priv = train[train.Race1 != "White"]
+    assert len(dup) == len(non_priv) and dup.ID.value_counts().max() == 1  # each row once more
+    assert sorted(dup.ID) == sorted(non_priv.ID)
+    two = duplicated_rows(train, d, 2.5, seed=0)
+    assert len(two) == sum(added_counts(train, d, 2.5).values()) and (two.Race1 != "White").all()
+
+
+class SpyGenerator:
+    """Stands in for the fair_transformer inside one cell: records what it was fitted on, returns group rows."""
+    fitted: list[pd.DataFrame] = []
+
+    def __init__(self, **params):
+        self.params = params
+
+    def fit(self, df, spec):
+        SpyGenerator.fitted.append(df.copy())
+        self.df, self.history_, self.epoch_seconds_ = df, pd.DataFrame({"nll": [1.0], "gap": [0.1]}), [0.5]
+        return self
+
+    def sample(self, n, conditions=None, seed=None):
+        rows = self.df
+        for c, v in (conditions or {}).items(): rows = rows[rows[c] == v]
+        return rows.sample(n, replace=True, random_state=seed)[list(self.df.columns)].reset_index(drop=True)
+
+
+def test_generator_sees_training_patients_only(nhanes, monkeypatch):
+    monkeypatch.setattr(fairness_study, "get_generator", lambda name, **p: SpyGenerator(**p))
+    SpyGenerator.fitted = []
+    d = resolve_fairness_design(nhanes, "Race1")
+    cell = fairness_cells("nhanes", d, "3", repeats=1, generator_params=TINY, models=["logistic"], n_boot=20)[2]
+    assert cell["fairness_weight"] == 3.0
+    rows = fairness_cell(cell)
+    (fitted,) = SpyGenerator.fitted
+    seed = fairness_study.draw_seed(cell["seed"], "nhanes", "Race1", "diabetes", cell["test_size"], 0)
+    train, test = study_split(nhanes, d, seed, cell["test_size"])
+    assert set(fitted.ID) <= set(train.ID) and set(fitted.ID).isdisjoint(test.ID)
+    added = rows[(rows.metric == "added_rows")].value.item()
+    assert added == (train.Race1 != "White").sum()
+    assert set(rows[rows.metric == "synthetic_rate"].group) == set(d.groups) - {"White"}
+
+
+def _results(values: dict[tuple[str, float | None], dict[str, list[float]]]) -> pd.DataFrame:
+    """Hand-made cell rows: (arm, weight) -> metric -> one value per repeat."""
+    rows = []
+    for (arm, w), metrics in values.items():
+        for m, vals in metrics.items():
+            rows += [dict(arm=arm, fairness_weight=w, model="logistic", metric=m, group="all", value=v, lo=v - 0.1, hi=v + 0.1, repeat=r)
+                     for r, v in enumerate(vals)]
+    return pd.DataFrame(rows)
+
+
+def test_summary_pairs_by_repeat_and_best_weight_respects_f1():
+    res = _results({
+        ("real", None): {"di": [0.6, 0.7], "worst_group_tpr": [0.50, 0.52], "f1": [0.40, 0.42], "auroc": [0.7, 0.7]},
+        ("duplicate", None): {"di": [0.7, 0.8], "worst_group_tpr": [0.52, 0.54], "f1": [0.40, 0.42], "auroc": [0.7, 0.7]},
+        ("synthetic", 0.0): {"di": [0.65, 0.75], "worst_group_tpr": [0.51, 0.53], "f1": [0.41, 0.43], "auroc": [0.7, 0.7]},
+        ("synthetic", 1.0): {"di": [0.85, 0.95], "worst_group_tpr": [0.58, 0.60], "f1": [0.39, 0.41], "auroc": [0.7, 0.7]},
+        ("synthetic", 5.0): {"di": [1.0, 1.1], "worst_group_tpr": [0.70, 0.72], "f1": [0.30, 0.32], "auroc": [0.6, 0.6]},
+    })
+    s = summarise_fairness(res, metrics=("di", "worst_group_tpr", "f1", "auroc"))
+    one = s[(s.arm_label == "synthetic λ=1") & (s.metric == "worst_group_tpr")].iloc[0]
+    assert one["mean"] == pytest.approx(0.59) and one.diff_mean == pytest.approx(0.08) and one.n == 2
+    assert one.diff_low == pytest.approx(0.08) and one.interval == "t over repeats"  # equal paired differences: no spread
+    assert list(s[s.metric == "di"].arm_label.astype(str)) == ["real", "duplicate", "synthetic λ=0", "synthetic λ=1", "synthetic λ=5"]
+    assert best_weight(s, "logistic", f1_tolerance=0.02) == "synthetic λ=1"  # λ=5 has a higher TPR but loses 10 points of F1
+    assert best_weight(s, "logistic", f1_tolerance=0.2) == "synthetic λ=5"
+    g = goal_check(s).set_index("role")
+    assert bool(g.loc["best λ", "goal_met"]) and g.loc["best λ", "worst_tpr_gain"] == pytest.approx(0.08)
+    assert not bool(g.loc["λ = 0", "goal_met"]) and not bool(g.loc["λ = 0", "di_in_band"])
+    single = summarise_fairness(res[res.repeat == 0], metrics=("di",))
+    assert (single.interval == "bootstrap").all() and single.ci_low.tolist() == pytest.approx((single["mean"] - 0.1).tolist())
+
+
+def test_cells_reject_bad_parameters(nhanes):
+    d = resolve_fairness_design(nhanes, "Race1")
+    with pytest.raises(FairsynthError, match="generator_params"):
+        fairness_cells("nhanes", d, generator_params={"fairness_weight": 2})
+    with pytest.raises(FairsynthError, match="fairness_weights"):
+        fairness_cells("nhanes", d, fairness_weights="1,abc")
+    with pytest.raises(FairsynthError, match="repeats"):
+        fairness_cells("nhanes", d, repeats=0)
+    cells = fairness_cells("nhanes", d, "1,5", repeats=2, generator_params=TINY)
+    assert len(cells) == 2 * 4 and sorted({c["fairness_weight"] for c in cells if c["fairness_weight"] is not None}) == [0.0, 1.0, 5.0]
+
+
+def test_cli_report_and_resume(tmp_path, capsys):
+    argv = ["run", "fairness", "--dataset", "nhanes", "--attribute", "Race1", "--lambdas", "4", "--epochs", "1",
+            "--generator-params", json.dumps(TINY), "--max-fit-rows", "600", "--n-boot", "20", "--models", "logistic",
+            "--repeats", "1", "--reports-dir", str(tmp_path)]
+    assert main(argv) == 0
+    page = tmp_path / "nhanes" / "Race1" / "fairness.html"
+    html = page.read_text()
+    for text in ("Disparate impact", "Pareto", "worst-group TPR", "best λ", "synthetic λ=4", "git commit"):
+        assert text in html, text
+    res = pd.read_parquet(tmp_path / "nhanes" / "Race1" / "fairness_results.parquet")
+    assert set(res.arm) == {"real", "duplicate", "synthetic"} and res.repeat.nunique() == 1
+    side = json.loads(page.with_suffix(".json").read_text())
+    assert side["study"] == "fairness" and side["group"] == "Race1" and side["provenance"]["data_sha256"]
+    assert "Race1" in (tmp_path / "index.html").read_text()
+    capsys.readouterr()
+    assert main(argv + ["--no-reports"]) == 0
+    assert "0 to compute" in capsys.readouterr().err  # the store already holds every cell
+    assert len(load_results(tmp_path / "nhanes" / "fairness_store_Race1")) == len(res)
+
+
+def test_cli_names_a_bad_attribute(tmp_path, capsys):
+    assert main(["run", "fairness", "--dataset", "nhanes", "--attribute", "Planet", "--reports-dir", str(tmp_path)]) == 2
+    assert "Planet" in capsys.readouterr().err
+    assert not (tmp_path / "nhanes").exists()
