@@ -11,7 +11,7 @@ import fairsynth.studies.fairness as fairness_study
 from fairsynth.cli import main
 from fairsynth.core import FairsynthError
 from fairsynth.data import load_dataset
-from fairsynth.studies.fairness import (SMALL_GROUPS, added_counts, best_weight, duplicated_rows, fairness_cell, fairness_cells,
+from fairsynth.studies.fairness import (SMALL_GROUPS, added_counts, synthetic_counts, best_weight, duplicated_rows, fairness_cell, fairness_cells,
                                         goal_check, group_of, resolve_fairness_design, study_split, summarise_fairness)
 from fairsynth.studies.grid import load_results
 
@@ -57,6 +57,18 @@ def test_duplicate_arm_adds_each_non_privileged_row(nhanes):
     assert len(two) == sum(added_counts(train, d, 2.5).values()) and (two.Race1 != "White").all()
 
 
+def test_all_groups_mode_spreads_the_same_total(nhanes):
+    d = resolve_fairness_design(nhanes, "Race1")
+    train, _ = study_split(nhanes, d, seed=0)
+    only, spread = synthetic_counts(train, d, 1.0), synthetic_counts(train, d, 1.0, "all")
+    assert "White" not in only and sum(only.values()) == (train.Race1 != "White").sum()
+    assert abs(sum(spread.values()) - sum(only.values())) <= len(spread)  # same total, up to rounding
+    share = train.Race1.value_counts(normalize=True)
+    assert spread["White"] / sum(spread.values()) == pytest.approx(share["White"], abs=0.01)
+    with pytest.raises(FairsynthError, match="augment"):
+        synthetic_counts(train, d, 1.0, "majority")
+
+
 class SpyGenerator:
     """Stands in for the fair_transformer inside one cell: records what it was fitted on, returns group rows."""
     fitted: list[pd.DataFrame] = []
@@ -89,6 +101,8 @@ def test_generator_sees_training_patients_only(nhanes, monkeypatch):
     added = rows[(rows.metric == "added_rows")].value.item()
     assert added == (train.Race1 != "White").sum()
     assert set(rows[rows.metric == "synthetic_rate"].group) == set(d.groups) - {"White"}
+    spread = fairness_cell({**cell, "augment": "all"})
+    assert set(spread[spread.metric == "synthetic_rate"].group) == set(d.groups)  # the privileged group gets rows too
 
 
 def _results(values: dict[tuple[str, float | None], dict[str, list[float]]]) -> pd.DataFrame:
