@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import random
 import sys
 import time
@@ -23,8 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from common import sdv_inputs, training_rows, write_results
+
 RESULTS = Path(__file__).resolve().parent / "results"
-DEFAULT_ROWS = {"diabetes130": 20000}  # training rows per dataset (subsample of the training split); others: all
 PATHS = ("fair_transformer λ=0", "fair_transformer λ>0", "tvae (sdv)")
 
 
@@ -42,16 +42,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (0 = torch's default)")
     p.add_argument("--out", type=Path, default=RESULTS, help="folder for the CSV files")
     return p.parse_args(argv)
-
-
-def training_rows(name: str, rows: int | None, seed: int):
-    """The dataset's training split (by patient), subsampled to `rows`, and its spec."""
-    from fairsynth.data import load_dataset, patient_split
-    ds = load_dataset(name)
-    train, _ = patient_split(ds.frame, ds.spec, seed=seed)
-    rows = rows or DEFAULT_ROWS.get(name)
-    if rows and len(train) > rows: train = train.sample(rows, random_state=seed)
-    return train, ds.spec
 
 
 @contextlib.contextmanager
@@ -88,14 +78,9 @@ def fit_fair_transformer(train, spec, weight: float, args, device: str) -> tuple
 def fit_tvae(train, spec, args, device: str) -> tuple[float, list[float]]:
     """(whole fit seconds, seconds of each epoch) of SDV 2.0's TVAESynthesizer, used directly."""
     import torch
-    from sdv.metadata import Metadata
     from sdv.single_table import TVAESynthesizer
     t0 = time.perf_counter()
-    data = train[list(spec.columns)].reset_index(drop=True)
-    for col in data.columns:  # SDV's TVAE refuses pandas 'category' columns
-        if isinstance(data[col].dtype, pd.CategoricalDtype): data[col] = data[col].astype(object)
-    metadata = Metadata.detect_from_dataframes({"data": data}, infer_keys=None)
-    for col, kind in spec.columns.items(): metadata.update_column(col, table_name="data", sdtype=kind)
+    data, metadata = sdv_inputs(train, spec)
     with warnings.catch_warnings(), tvae_epoch_clock() as stamps, \
          (torch.cuda.device(int(device.split(":")[1])) if device.startswith("cuda:") else contextlib.nullcontext()):
         warnings.simplefilter("ignore")
@@ -150,17 +135,14 @@ def summarise(raw: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     raw, table = run(args)
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    args.out.mkdir(parents=True, exist_ok=True)
-    raw.to_csv(args.out / f"fair_transformer-{stamp}-epochs.csv", index=False)
-    table.to_csv(args.out / f"fair_transformer-{stamp}.csv", index=False)
+    written, _ = write_results(raw, table, args.out, "fair_transformer", "epochs")
     import torch
     print(f"seconds per epoch: median over {args.epochs} epochs x {args.repeats} repeats; batch size {args.batch_size}; "
           f"λ>0 = {args.fairness_weight}; device={args.device}; torch {torch.__version__}, threads={torch.get_num_threads()}\n"
           "ft0 = fair_transformer λ=0, ft = fair_transformer λ>0, tvae = SDV TVAESynthesizer; "
           "ratio = fair_transformer / TVAE seconds per epoch; fit_s = whole fit (with preprocessing), median of repeats")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print(f"written: {args.out / f'fair_transformer-{stamp}.csv'} (and -epochs.csv with every epoch)")
+    print(f"written: {written} (and -epochs.csv with every epoch)")
 
 
 if __name__ == "__main__":

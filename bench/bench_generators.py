@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import functools
 import random
 import sys
@@ -20,8 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from common import sdv_inputs, training_rows, write_results
+
 RESULTS = Path(__file__).resolve().parent / "results"
-DEFAULT_ROWS = {"diabetes130": 20000}  # training rows per dataset (subsample of the training split); others: all
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -41,16 +41,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="torch CPU threads (1 keeps timings stable when other work shares the cores; 0 = torch's default)")
     p.add_argument("--out", type=Path, default=RESULTS, help="folder for the CSV files")
     return p.parse_args(argv)
-
-
-def training_rows(name: str, rows: int | None, seed: int):
-    """The dataset's training split (by patient), subsampled to `rows`, and its spec."""
-    from fairsynth.data import load_dataset, patient_split
-    ds = load_dataset(name)
-    train, _ = patient_split(ds.frame, ds.spec, seed=seed)
-    rows = rows or DEFAULT_ROWS.get(name)
-    if rows and len(train) > rows: train = train.sample(rows, random_state=seed)
-    return train, ds.spec
 
 
 def sdv_params(name: str, args: argparse.Namespace) -> dict:
@@ -104,16 +94,11 @@ def via_fairsynth(name, train, spec, n, args, device):
 def via_sdv(name, train, spec, n, args, device):
     """(fit s, sample s, None, synthetic table) with SDV 2.0 alone, as a careful user would write it."""
     import torch
-    from sdv.metadata import Metadata
     from sdv.single_table import CTGANSynthesizer, GaussianCopulaSynthesizer, TVAESynthesizer
     classes = {"gaussian_copula": GaussianCopulaSynthesizer, "ctgan": CTGANSynthesizer, "tvae": TVAESynthesizer}
     params = sdv_params(name, args) | ({} if name == "gaussian_copula" else {"enable_gpu": device.startswith("cuda")})
     t0 = time.perf_counter()
-    data = train[list(spec.columns)].reset_index(drop=True)
-    for col in data.columns:  # SDV's CTGAN/TVAE refuse pandas 'category' columns
-        if isinstance(data[col].dtype, pd.CategoricalDtype): data[col] = data[col].astype(object)
-    metadata = Metadata.detect_from_dataframes({"data": data}, infer_keys=None)
-    for col, kind in spec.columns.items(): metadata.update_column(col, table_name="data", sdtype=kind)
+    data, metadata = sdv_inputs(train, spec)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         synth = classes[name](metadata, **params)
@@ -178,16 +163,13 @@ def summarise(raw: pd.DataFrame) -> pd.DataFrame:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     raw, table = run(args)
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    args.out.mkdir(parents=True, exist_ok=True)
-    raw.to_csv(args.out / f"generators-{stamp}-runs.csv", index=False)
-    table.to_csv(args.out / f"generators-{stamp}.csv", index=False)
+    written, _ = write_results(raw, table, args.out, "generators", "runs")
     print(f"seconds: median of {args.repeats} repeats; epochs={args.epochs} (ctgan/tvae); device={args.device}; "
           f"torch threads={args.threads or 'default'}\n"
           "ratio = fairsynth / SDV total time (fit + sample), of the medians and of the fastest repeats (goal < 1.10); "
           "wrapper_s = time of the fairsynth path spent outside SDV's calls (wrapper_pct: as % of the time inside them)")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print(f"written: {args.out / f'generators-{stamp}.csv'} (and -runs.csv with every repeat)")
+    print(f"written: {written} (and -runs.csv with every repeat)")
 
 
 if __name__ == "__main__":
