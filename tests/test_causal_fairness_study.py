@@ -142,6 +142,10 @@ def test_cells_check_parameters_before_running(nhanes):
         causal_cells("nhanes", d, fair_paths=["sideways"])
     with pytest.raises(FairsynthError, match="generator_params"):
         causal_cells("nhanes", d, generator_params={"mode": "fair"})
+    with pytest.raises(FairsynthError, match="synthetic_factor"):
+        causal_cells("nhanes", d, synthetic_factor=0)
+    assert "synthetic_factor" not in causal_cells("nhanes", d)[0]  # the default leaves older stores valid
+    assert causal_cells("nhanes", d, synthetic_factor=3)[0]["synthetic_factor"] == 3.0
 
 
 @pytest.fixture
