@@ -23,3 +23,19 @@ def data_dirs() -> list[Path]:
     """The data folders the tests read, from the project's data-folder setting."""
     from fairsynth.core import load_settings
     return list(load_settings().data_dir)
+
+
+LLM_TEST_KEY = "sk-test-SECRET-4f9a2c"  # the API key tests set; it must reach the local server and nothing else
+
+
+@pytest.fixture
+def llm_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A local OpenAI-compatible stand-in server (not an LLM), with the settings and key pointing at it and a fresh reply cache."""
+    from fairsynth.llm.server import LocalLLMServer
+    srv = LocalLLMServer(seed=0).start()
+    monkeypatch.setenv("FAIRSYNTH_LLM_BASE_URL", srv.url)
+    monkeypatch.setenv("FAIRSYNTH_LLM_MODEL", "test-model")
+    monkeypatch.setenv("FAIRSYNTH_LLM_CACHE_DIR", str(tmp_path / "llm-cache"))
+    monkeypatch.setenv("FAIRSYNTH_LLM_API_KEY", LLM_TEST_KEY)
+    yield srv
+    srv.stop()

@@ -15,7 +15,6 @@ import fairsynth.studies.causal_fairness as causal_study
 from fairsynth.cli import main
 from fairsynth.core import FairsynthError
 from fairsynth.data import load_dataset
-from fairsynth.llm.server import LocalLLMServer
 from fairsynth.studies.causal_fairness import (causal_cell, causal_cells, causal_split, causal_table, deviation_table,
                                                reduction_table, resolve_causal_design, summarise_causal)
 from fairsynth.studies.grid import load_results
@@ -146,17 +145,6 @@ def test_cells_check_parameters_before_running(nhanes):
         causal_cells("nhanes", d, synthetic_factor=0)
     assert "synthetic_factor" not in causal_cells("nhanes", d)[0]  # the default leaves older stores valid
     assert causal_cells("nhanes", d, synthetic_factor=3)[0]["synthetic_factor"] == 3.0
-
-
-@pytest.fixture
-def llm_server(tmp_path, monkeypatch):
-    srv = LocalLLMServer(seed=0).start()
-    monkeypatch.setenv("FAIRSYNTH_LLM_BASE_URL", srv.url)
-    monkeypatch.setenv("FAIRSYNTH_LLM_MODEL", "test-model")
-    monkeypatch.setenv("FAIRSYNTH_LLM_CACHE_DIR", str(tmp_path / "llm-cache"))
-    monkeypatch.setenv("FAIRSYNTH_LLM_API_KEY", "sk-test-not-a-secret")
-    yield srv
-    srv.stop()
 
 
 def test_llm_arm_refines_against_the_causal_audit(nhanes, llm_server):

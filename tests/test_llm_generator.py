@@ -6,6 +6,7 @@ The real `openai` client talks HTTP to `fairsynth.llm.server.LocalLLMServer`; re
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections import Counter
 from pathlib import Path
@@ -18,7 +19,7 @@ from fairsynth.core import FairsynthError
 from fairsynth.data import load_dataset
 from fairsynth.generators.base import get_generator
 from fairsynth.generators.llm import INSTRUCTIONS, ROLE, LLMGenerator, fidelity_audit, register_audit
-from fairsynth.llm.server import LocalLLMServer, echo_rows_responder
+from fairsynth.llm.server import echo_rows_responder
 from fairsynth.studies.grid import load_results
 
 SECRET = "sk-test-SECRET-4f9a2c"  # the API key the tests set; it must reach the server and nothing else
@@ -30,15 +31,10 @@ def nhefs():
 
 
 @pytest.fixture
-def server(tmp_path, monkeypatch):
-    """A local server, with the settings and key pointing at it and a fresh reply cache."""
-    srv = LocalLLMServer(seed=0).start()
-    monkeypatch.setenv("FAIRSYNTH_LLM_BASE_URL", srv.url)
-    monkeypatch.setenv("FAIRSYNTH_LLM_MODEL", "test-model")
-    monkeypatch.setenv("FAIRSYNTH_LLM_CACHE_DIR", str(tmp_path / "llm-cache"))
-    monkeypatch.setenv("FAIRSYNTH_LLM_API_KEY", SECRET)
-    yield srv
-    srv.stop()
+def server(llm_server):
+    """The local stand-in server of conftest.py (its API key is SECRET)."""
+    assert os.environ["FAIRSYNTH_LLM_API_KEY"] == SECRET
+    return llm_server
 
 
 def user_text(request: dict) -> str:
