@@ -175,7 +175,8 @@ def sha256_frame(df) -> str:
 
 # %% ../nbs/00_core.ipynb #59f40acf
 PROVENANCE_PACKAGES = ("fairsynth", "sdv", "sdmetrics", "rdt", "ctgan", "torch", "scikit-learn", "imbalanced-learn",
-                       "pandas", "numpy", "scipy", "papermill", "causaldata", "openai", "fairlearn", "causal-learn")
+                       "pandas", "numpy", "scipy", "papermill", "causaldata", "openai", "fairlearn", "causal-learn",
+                       "scikit-survival")
 
 def package_versions(names: tuple[str, ...] = PROVENANCE_PACKAGES) -> dict[str, str]:
     """Installed version of each named distribution ('not installed' when absent)."""

@@ -30,8 +30,8 @@ from .spec import Dataset, DatasetSpec, validate_frame
 # %% auto #0
 __all__ = ['FILES', 'DATASETS', 'LONG_STAY_DAYS', 'PLACEHOLDERS', 'DataFile', 'download', 'locate', 'combine_sha256',
            'DatasetInfo', 'load_nhefs', 'icd9_group', 'diabetes130_id_labels', 'load_diabetes130', 'prepare_admissions',
-           'load_mimic3', 'load_mimic4', 'load_framingham', 'load_rhc', 'load_nhanes', 'load_dataset', 'list_datasets',
-           'from_csv', 'patient_split']
+           'load_mimic3', 'load_mimic4', 'load_framingham', 'load_rhc', 'load_nhanes', 'load_actg320', 'load_dataset',
+           'list_datasets', 'from_csv', 'patient_split']
 
 # %% ../nbs/02_data.ipynb #ba083fb6
 @dataclasses.dataclass(frozen=True)
@@ -258,18 +258,20 @@ _register(name="nhefs", loader=None, domain="smoking cessation, body weight and 
 
 def load_nhefs(path: None = None, # not used: the table ships with causaldata
                settings: Settings | None = None, # not used: no file is read
+               weight_change: bool = False, # add wt82_71 (weight change 1971-1982, kg): a continuous outcome of qsmk
               ) -> Dataset:
     """NHEFS complete cases from the causaldata package, with readable labels."""
     if path is not None: raise FairsynthError("dataset 'nhefs' ships with the causaldata package; it takes no path")
     from causaldata import nhefs_complete
     raw = nhefs_complete.load_pandas().data
     df = pd.DataFrame({"seqn": raw["seqn"].astype("int64")})
+    extra = ["wt82_71"] if weight_change else []
     for c in ["sex", "race", "age", "education", "marital", "income", "ht", "wt71", "smokeintensity", "smokeyrs",
-              "exercise", "active", "cholesterol", "bronch", "alcoholfreq", "qsmk", "death"]:
+              "exercise", "active", "cholesterol", "bronch", "alcoholfreq", "qsmk", "death", *extra]:
         col = pd.to_numeric(raw[c].astype("float64"))
         df[c] = col.map(_NHEFS_LABELS[c]) if c in _NHEFS_LABELS else col
     for c in ["bronch", "qsmk", "death"]: df[c] = df[c].astype("int64")
-    num = ["age", "ht", "wt71", "smokeintensity", "smokeyrs", "cholesterol"]
+    num = ["age", "ht", "wt71", "smokeintensity", "smokeyrs", "cholesterol", *extra]
     columns = {c: ("numerical" if c in num else "categorical") for c in df.columns if c != "seqn"}
     spec = _spec("nhefs", columns, "seqn",
                  confounders=("sex", "race", "age", "education", "smokeintensity", "smokeyrs", "exercise", "active", "wt71"),
@@ -581,10 +583,52 @@ def load_nhanes(path: Path | str | None = None, # your NHANES.csv[.gz] or its fo
     spec = _spec("nhanes", columns, "ID", notes=note, confounders=("Age",), mediators=("Education", "Poverty"))
     return _finish(df, spec, sha, str(p))
 
+# %% ../nbs/02_data.ipynb #9331c580
+_ACTG_LABELS = {
+    "sex": {"1": "male", "2": "female"},
+    "raceth": {"1": "white non-Hispanic", "2": "black non-Hispanic", "3": "Hispanic", "4": "Asian, Pacific Islander",
+               "5": "American Indian, Alaskan Native"},
+    "ivdrug": {"1": "never", "2": "currently", "3": "previously"},
+}
+
+_register(name="actg320", loader=None, domain="HIV treatment trial (AIDS Clinical Trials Group 320)",
+    title="ACTG 320 randomised trial of indinavir (scikit-survival load_aids)",
+    description=("ACTG 320 (Hammer et al., NEJM 1997): a randomised, double-blind trial in 1,151 HIV-infected adults "
+        "with CD4 counts of 200 per cubic millimetre or less, comparing zidovudine plus lamivudine with or without "
+        "indinavir. Each row is one patient at randomisation: age, sex, race/ethnicity, intravenous drug use, "
+        "haemophilia, Karnofsky performance score, baseline CD4 count, the CD4 stratum (50 or less vs more) and months "
+        "of prior zidovudine. The treatment tx is 1 for the indinavir arm; the outcome event is 1 if an AIDS-defining "
+        "event or death occurred during follow-up."),
+    sensitive={"raceth": "white non-Hispanic", "sex": "male"}, outcomes=("event",), treatment="tx", rows=1151,
+    licence="public trial data as distributed by scikit-survival (GPL-3.0)",
+    url="https://pypi.org/project/scikit-survival/", homepage="https://scikit-survival.readthedocs.io/")
+
+def load_actg320(path: None = None, # not used: the table ships with scikit-survival
+                 settings: Settings | None = None, # not used: no file is read
+                ) -> Dataset:
+    """ACTG 320 from scikit-survival: tx (indinavir, randomised) and event (AIDS or death); one row per patient."""
+    if path is not None: raise FairsynthError("dataset 'actg320' ships with the scikit-survival package; it takes no path")
+    try: from sksurv.datasets import load_aids
+    except ImportError as e: raise FairsynthError("dataset 'actg320' needs scikit-survival: pip install scikit-survival") from e
+    x, y = load_aids(endpoint="aids")
+    raw = x.assign(event=y["censor"].astype("int64"), time=y["time"])
+    df = pd.DataFrame({"pid": np.arange(1, len(x) + 1, dtype="int64")})
+    for c in ["age", "sex", "raceth", "ivdrug", "hemophil", "karnof", "cd4", "priorzdv", "strat2", "tx"]:
+        col = x[c].astype(str) if isinstance(x[c].dtype, pd.CategoricalDtype) else x[c].astype("float64")
+        df[c] = col.map(_ACTG_LABELS[c]) if c in _ACTG_LABELS else col
+    for c in ["hemophil", "strat2", "tx"]: df[c] = df[c].astype("int64")
+    df["karnof"] = df["karnof"].astype("float64")
+    df["event"] = raw["event"].to_numpy()
+    cat = {"sex", "raceth", "ivdrug", "hemophil", "strat2", "tx", "event"}
+    columns = {c: ("categorical" if c in cat else "numerical") for c in df.columns if c != "pid"}
+    covariates = tuple(c for c in columns if c not in {"tx", "event"})
+    spec = _spec("actg320", columns, "pid", confounders=covariates)
+    return _finish(df, spec, sha256_frame(raw.reset_index(drop=True)), "sksurv.datasets.load_aids")
+
 # %% ../nbs/02_data.ipynb #452c2520
 for _name, _loader in [("nhefs", load_nhefs), ("diabetes130", load_diabetes130), ("mimic3_demo", load_mimic3),
                        ("mimic4_demo", load_mimic4), ("framingham", load_framingham), ("rhc", load_rhc),
-                       ("nhanes", load_nhanes)]:
+                       ("nhanes", load_nhanes), ("actg320", load_actg320)]:
     DATASETS[_name] = dataclasses.replace(DATASETS[_name], loader=_loader)
 
 def load_dataset(name: str, # registry name (see list_datasets())

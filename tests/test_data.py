@@ -48,6 +48,7 @@ EXPECTED = {  # name: (rows, id column, sensitive, outcomes, treatment)
     "framingham": (4240, None, {"sex": "male"}, ("TenYearCHD",), "BPMeds"),
     "rhc": (5735, "ptid", {"race": "white", "sex": "Male"}, ("dth30", "death"), "swang1"),
     "nhanes": (4654, "ID", {"Race1": "White", "Gender": "male"}, ("diabetes", "health_fair_poor"), None),
+    "actg320": (1151, "pid", {"raceth": "white non-Hispanic", "sex": "male"}, ("event",), "tx"),
 }
 
 
