@@ -164,6 +164,7 @@ BUILTIN_GENERATORS: dict[str, str] = {
     "curated": "fairsynth.generators.curation",
     "fair_transformer": "fairsynth.generators.fair_transformer",
     "causal_dag": "fairsynth.generators.causal",
+    "steam": "fairsynth.generators.steam",
 }  # name -> module that registers it when imported
 
 _REGISTRY: dict[str, type[Generator]] = {}
