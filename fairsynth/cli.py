@@ -22,7 +22,7 @@ from .core import FairsynthError, Settings, load_settings
 
 # %% auto #0
 __all__ = ['SETTING_KEYS', 'build_parser', 'settings_from_args', 'run_synthesis', 'group_folder', 'run_augmentation_study',
-           'run_fairness_study', 'run_causal_study', 'main']
+           'run_fairness_study', 'run_causal_study', 'run_treatment_study', 'main']
 
 # %% ../nbs/50_cli.ipynb #5978b41f
 def _setting_flags() -> argparse.ArgumentParser:
@@ -130,6 +130,25 @@ def build_parser() -> argparse.ArgumentParser:
     cau.add_argument("--scheduler", default=None, help="Dask scheduler address: run the cells on that cluster")
     cau.add_argument("--store", default=None, help="results store (default: <reports-dir>/<dataset>/causal_store_<attribute>)")
     cau.add_argument("--no-reports", dest="reports", action="store_false", help="run the grid only")
+    trt = studies.add_parser("treatment", parents=[flags], help="seed-004 study: treatment-effect fidelity of each base generator alone and under STEAM")
+    trt.add_argument("--setup", default="nhefs", help="rhc, nhefs, nhefs_weight, actg320, simulated, simulated_binary, or a dataset with a treatment")
+    trt.add_argument("--treatment", default=None, help="treatment W (default: the setup's)")
+    trt.add_argument("--outcome", default=None, help="outcome Y (default: the setup's)")
+    trt.add_argument("--group", default=None, help="subgroup attribute of the per-group rows (default: the setup's)")
+    trt.add_argument("--bases", default="gaussian_copula,ctgan,tvae", help="base generators, comma-separated")
+    trt.add_argument("--epochs", type=int, default=100, help="epochs of ctgan and tvae")
+    trt.add_argument("--generator-params", default=None, help='JSON {base: {parameters}} on top of the epochs (\'{"ctgan": {"batch_size": 200}}\')')
+    trt.add_argument("--steam-params", default=None, help='JSON of STEAM parameters (\'{"outcome_model": "boosting", "noise": "residual"}\')')
+    trt.add_argument("--learners", default="T,S,DR,RA", help="CATE meta-learners of U_PEHE, comma-separated")
+    trt.add_argument("--base-learner", default="boosting", help="their base estimator: boosting, linear, forest")
+    trt.add_argument("--propensity", default="logistic", help="propensity model of JSD_pi: logistic, boosting, forest")
+    trt.add_argument("--test-size", type=float, default=0.3, help="share of patients held out")
+    trt.add_argument("--max-fit-rows", type=int, default=None, help="fit the generators on a random subsample of this many training rows")
+    trt.add_argument("--n-simulated", type=int, default=4000, help="rows of a simulated setup")
+    trt.add_argument("--jobs", type=int, default=1, help="local worker processes (joblib)")
+    trt.add_argument("--scheduler", default=None, help="Dask scheduler address: run the cells on that cluster")
+    trt.add_argument("--store", default=None, help="results store (default: <reports-dir>/<dataset>/treatment_store_<outcome>)")
+    trt.add_argument("--no-reports", dest="reports", action="store_false", help="run the grid only")
     sub.add_parser("index", parents=[flags], help="rebuild reports/index.html")
     sub.add_parser("datasets", parents=[flags], help="list the datasets")
     sub.add_parser("generators", parents=[flags], help="list the generators")
@@ -315,6 +334,44 @@ def run_causal_study(args: argparse.Namespace, settings: Settings, env: dict[str
         print(f"wrote {page}\nwrote {build_index(settings.reports_dir)}\n({time.perf_counter() - t0:.0f} s)")
     return 1 if grid.failed else 0
 
+# %% ../nbs/50_cli.ipynb #f395d79d
+def run_treatment_study(args: argparse.Namespace, settings: Settings, env: dict[str, str]) -> int:
+    """Run the treatment-effect grid, then its report under reports/<dataset>/<outcome>/treatment.html; 1 if cells failed."""
+    from fairsynth.report import build_index, execute_study
+    from fairsynth.studies.treatment import report_place, resolve_treatment_design, run_treatment
+    design = resolve_treatment_design(args.setup, args.treatment, args.outcome, args.group)
+    split = lambda v: [x.strip() for x in v.split(",") if x.strip()] if v else []
+    bases = split(args.bases)
+    gen_params = {b: ({"epochs": args.epochs} if b in ("ctgan", "tvae") else {}) for b in bases}
+    try:
+        for b, extra in json.loads(args.generator_params or "{}").items(): gen_params.setdefault(b, {}).update(extra)
+        steam = json.loads(args.steam_params or "{}")
+    except (json.JSONDecodeError, AttributeError) as e: raise FairsynthError(f"--generator-params / --steam-params must be JSON objects: {e}") from None
+    options = dict(bases=bases, generator_params=gen_params, steam_params=steam, learners=split(args.learners),
+                   base_learner=args.base_learner, propensity=args.propensity, test_size=args.test_size,
+                   max_fit_rows=args.max_fit_rows, n_simulated=args.n_simulated)
+    folder, sub = report_place(design)
+    store = Path(args.store) if args.store else settings.reports_dir / folder / f"treatment_store_{sub}"
+    os.environ.update(env)  # workers and kernels inherit the resolved settings
+    t0 = time.perf_counter()
+    print(f"treatment grid: {design.setup}, W {design.treatment}, Y {design.outcome}, bases {bases}, "
+          f"{settings.repeats} repeats -> {store}", file=sys.stderr)
+    grid = run_treatment(args.setup, design.treatment, design.outcome, design.group, settings.repeats, settings.seed, store,
+                         args.jobs, args.scheduler, settings, **options)
+    print(f"grid: {grid.summary()}", file=sys.stderr)
+    if args.reports:
+        out = settings.reports_dir / folder / group_folder(sub)
+        params = dict(setup=args.setup, treatment=design.treatment, outcome=design.outcome, group=design.group,
+                      bases=",".join(bases), epochs=args.epochs, generator_params=json.dumps(gen_params, sort_keys=True),
+                      steam_params=json.dumps(steam, sort_keys=True), learners=",".join(options["learners"]),
+                      base_learner=args.base_learner, propensity=args.propensity, repeats=settings.repeats, seed=settings.seed,
+                      test_size=args.test_size, max_fit_rows=args.max_fit_rows, n_simulated=args.n_simulated,
+                      store=str(store.resolve()), n_jobs=args.jobs, scheduler=args.scheduler, results_dir=str(out))
+        page = execute_study("treatment", params, out / "treatment.html",
+                             title=f"fairsynth: {folder} treatment-effect fidelity, {design.treatment} -> {design.outcome}")
+        print(f"wrote {page}\nwrote {build_index(settings.reports_dir)}\n({time.perf_counter() - t0:.0f} s)")
+    return 1 if grid.failed else 0
+
 # %% ../nbs/50_cli.ipynb #56bc1a3f
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `fairsynth` command."""
@@ -325,6 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "run" and args.study == "augmentation": return run_augmentation_study(args, settings, env)
         elif args.command == "run" and args.study == "fairness": return run_fairness_study(args, settings, env)
         elif args.command == "run" and args.study == "causal": return run_causal_study(args, settings, env)
+        elif args.command == "run" and args.study == "treatment": return run_treatment_study(args, settings, env)
         elif args.command == "index":
             from fairsynth.report import build_index
             print(f"wrote {build_index(settings.reports_dir)}")

@@ -1,0 +1,174 @@
+"""The seed-004 study: setups and tables, one cell's rows, STEAM against its base on known truth, summaries, the CLI report."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import fairsynth.studies.treatment as treatment_study
+from fairsynth.cli import main
+from fairsynth.core import FairsynthError
+from fairsynth.studies.grid import load_results
+from fairsynth.studies.treatment import (TREATMENT_DESIGNS, metrics_table, resolve_treatment_design, steam_gain,
+                                         summarise_treatment, treatment_cell, treatment_cells, treatment_data,
+                                         treatment_split)
+
+FAST = dict(bases=["gaussian_copula"], n_simulated=2000)
+
+
+@pytest.mark.parametrize("setup, rows, binary", [("rhc", 5735, True), ("nhefs", 1566, True), ("nhefs_weight", 1566, False),
+                                                  ("actg320", 1151, True), ("simulated", 2000, False), ("simulated_binary", 2000, True)])
+def test_every_setup_loads_its_table_without_other_outcomes(setup, rows, binary):
+    d = resolve_treatment_design(setup)
+    data = treatment_data(d, n_simulated=2000)
+    assert len(data.frame) == rows and data.spec.treatment == d.treatment and set(data.frame[d.treatment]) == {0, 1}
+    assert bool(data.spec.outcomes) == binary and d.outcome not in data.covariates and d.treatment not in data.covariates
+    others = {"rhc": {"death"}, "nhefs_weight": {"death"}}.get(setup, set())
+    assert not others & set(data.frame.columns)  # outcomes after the treatment are not covariates
+    assert (data.truth is not None) == setup.startswith("simulated") and d.group in data.covariates
+    train, test = treatment_split(data, seed=3)
+    ids = data.spec.id_column
+    assert not set(train[ids]) & set(test[ids]) and len(train) + len(test) == rows
+
+
+def test_design_overrides_and_errors():
+    assert resolve_treatment_design("rhc", outcome="death").outcome == "death"
+    assert resolve_treatment_design("framingham").treatment == "BPMeds"  # a registered dataset with a treatment
+    with pytest.raises(FairsynthError, match="treatment"):
+        resolve_treatment_design("nhanes")  # no treatment, none given
+    with pytest.raises(FairsynthError, match="known setups"):
+        resolve_treatment_design("mars")
+    with pytest.raises(FairsynthError, match="Shoe"):
+        treatment_data(resolve_treatment_design("nhefs", outcome="Shoe"))
+
+
+def test_cell_rows_and_generators_see_training_rows_only(monkeypatch):
+    seen = []
+    real_get = treatment_study.get_generator
+
+    def spy(name, **params):
+        gen = real_get(name, **params)
+        fit = gen.fit
+        def recording_fit(df, spec):
+            seen.append((name, df.copy()))
+            return fit(df, spec)
+        gen.fit = recording_fit
+        return gen
+
+    monkeypatch.setattr(treatment_study, "get_generator", spy)
+    d = resolve_treatment_design("nhefs")
+    cell = treatment_cells("nhefs", d, repeats=1, seed=0, **FAST)[0]
+    rows = treatment_cell(cell)
+    assert set(rows.arm) == {"real", "alone", "steam"}
+    per_arm = rows[rows.group.fillna("") == ""].groupby("arm").metric.agg(set)
+    assert {"P_alpha", "R_beta", "JSD_pi", "U_PEHE", "ATE", "ATE_error", "fit_seconds"} <= per_arm["steam"] == per_arm["alone"]
+    assert {"ATE", "train_rows", "test_rows"} <= per_arm["real"]
+    # both arms were fitted on the repeat's training rows only
+    data = treatment_data(d)
+    seed = treatment_study.draw_seed(0, "nhefs", "qsmk", "death", 0.3, 0)
+    train, test = treatment_split(data, seed, 0.3)
+    assert [n for n, _ in seen] == ["gaussian_copula", "steam"]
+    cols = list(data.spec.columns)
+    for _, df in seen:
+        assert list(df.columns) == cols and sorted(map(tuple, df.astype(str).to_numpy())) == sorted(map(tuple, train[cols].astype(str).to_numpy()))
+    j = rows[(rows.metric == "JSD_pi") & (rows.group.fillna("") == "")].set_index("arm").value
+    assert 0 < j["alone"] <= 1 and 0 < j["steam"] <= 1
+    assert set(rows[rows.group.fillna("") != ""].group) == {"male", "female"}  # per-group rows for the subgroup attribute
+
+
+def test_steam_beats_its_base_where_the_truth_is_known():
+    d = resolve_treatment_design("simulated")
+    rows = pd.concat([treatment_cell(c).assign(repeat=c["repeat"], base=c["base"])
+                      for c in treatment_cells("simulated", d, repeats=2, seed=0, bases=["gaussian_copula"], n_simulated=3000)])
+    gain = steam_gain(rows).set_index("metric")
+    assert gain.loc["JSD_pi", "better"] and gain.loc["JSD_pi", "steam"] > 0.9
+    assert gain.loc["U_PEHE", "better"] and gain.loc["PEHE", "better"]
+    pehe = rows[(rows.metric == "PEHE") & (rows.learner == "mean") & (rows.group.fillna("") == "")]
+    real = pehe[pehe.arm == "real"].value.mean()
+    steam = pehe[pehe.arm == "steam"].value.mean()
+    assert steam < 2 * real + 0.1, (steam, real)  # STEAM's learners approach what the real rows allow
+
+
+def hand_results() -> pd.DataFrame:
+    """Two repeats of made-up metrics with known paired differences."""
+    rows = []
+    for rep, bump in ((0, -0.01), (1, 0.01)):
+        for arm, j, u in (("alone", 0.80, 0.30), ("steam", 0.95, 0.10)):
+            for m, v in (("JSD_pi", j + bump), ("P_alpha", 0.9), ("R_beta", 0.5 + bump), ("ATE_error", u / 3)):
+                rows.append(dict(repeat=rep, base="tvae", arm=arm, metric=m, learner="", group="", data="synthetic", value=v, lo=np.nan, hi=np.nan))
+            for lrn in ("T", "S", "mean"):
+                rows.append(dict(repeat=rep, base="tvae", arm=arm, metric="U_PEHE", learner=lrn, group="", data="synthetic",
+                                 value=u + (0.05 if lrn == "T" else 0) + bump, lo=np.nan, hi=np.nan))
+    return pd.DataFrame(rows)
+
+
+def test_summaries_on_known_numbers():
+    gain = steam_gain(hand_results()).set_index("metric")
+    assert gain.loc["JSD_pi", "difference"] == pytest.approx(0.15) and gain.loc["JSD_pi", "better"] and gain.loc["JSD_pi", "significant"]
+    assert gain.loc["U_PEHE", "difference"] == pytest.approx(-0.2) and gain.loc["U_PEHE", "better"]  # the learners' mean, lower is better
+    assert gain.loc["P_alpha", "difference"] == pytest.approx(0) and not gain.loc["P_alpha", "better"]
+    table = metrics_table(hand_results()).set_index("arm")
+    assert table.loc["steam", "JSD_pi"] == "0.950 ± 0.014" and list(table.columns[1:]) == ["P_alpha", "R_beta", "JSD_pi", "U_PEHE", "ATE_error"]
+    # a base table without treated rows has no U_PEHE or ATE: undefined, counted, and worse than any value
+    lost = hand_results()
+    gone = (lost.arm == "alone") & lost.metric.isin(["U_PEHE", "ATE_error"])
+    lost.loc[gone & (lost.repeat == 0), "value"] = np.nan
+    gain = steam_gain(lost).set_index("metric")
+    assert gain.loc["U_PEHE", "undefined_alone"] == 1 and gain.loc["U_PEHE", "undefined_steam"] == 0
+    assert gain.loc["U_PEHE", "repeats"] == 1 and gain.loc["U_PEHE", "better"] and not gain.loc["U_PEHE", "significant"]
+    lost.loc[(lost.arm == "steam") & (lost.metric == "U_PEHE") & (lost.repeat == 1), "value"] = np.nan
+    lost.loc[gone & (lost.repeat == 1), "value"] = 0.01  # each arm undefined once; STEAM's one value is worse
+    both = steam_gain(lost).set_index("metric").loc["U_PEHE"]
+    assert both.repeats == 0 and both.undefined_alone == both.undefined_steam == 1 and not both.better
+    lost.loc[gone, "value"] = np.nan
+    table = metrics_table(lost).set_index("arm")
+    assert table.loc["alone", "U_PEHE"] == "undefined in all 2" and table.loc["steam", "U_PEHE"] == "0.090 (1 of 2 undefined)"
+    s = summarise_treatment(hand_results())
+    row = s[(s.arm == "steam") & (s.metric == "U_PEHE") & (s.learner == "T")].iloc[0]
+    assert row["mean"] == pytest.approx(0.15) and row["n"] == 2 and row.interval == "t over repeats"
+
+
+def test_cells_check_parameters_before_running():
+    d = resolve_treatment_design("nhefs")
+    with pytest.raises(FairsynthError, match="learners"):
+        treatment_cells("nhefs", d, learners=["X"])
+    with pytest.raises(FairsynthError, match="steam_params"):
+        treatment_cells("nhefs", d, steam_params={"treatment": "sex"})
+    with pytest.raises(FairsynthError, match="generator_params"):
+        treatment_cells("nhefs", d, bases=["tvae"], generator_params={"ctgan": {"epochs": 3}})
+    with pytest.raises(FairsynthError, match="epoch"):
+        treatment_cells("nhefs", d, bases=["tvae"], generator_params={"tvae": {"epoch": 3}})
+    with pytest.raises(FairsynthError, match="magic"):
+        treatment_cells("nhefs", d, bases=["magic"])
+    cells = treatment_cells("nhefs", d, repeats=2, bases=["gaussian_copula", "tvae"])
+    assert [(c["repeat"], c["base"]) for c in cells] == [(0, "gaussian_copula"), (0, "tvae"), (1, "gaussian_copula"), (1, "tvae")]
+
+
+def test_cli_report_and_resume(tmp_path, capsys):
+    argv = ["run", "treatment", "--setup", "simulated_binary", "--bases", "gaussian_copula,tvae", "--epochs", "2",
+            "--n-simulated", "1200", "--repeats", "1", "--reports-dir", str(tmp_path)]
+    assert main(argv) == 0
+    page = tmp_path / "simulated_binary" / "y" / "treatment.html"
+    html = page.read_text()
+    for text in ("JSD_pi", "U_PEHE", "P_alpha", "R_beta", "PEHE against the true CATE", "STEAM against its base", "git commit", "Subgroups"):
+        assert text in html, text
+    res = pd.read_parquet(tmp_path / "simulated_binary" / "y" / "treatment_results.parquet")
+    assert set(res.base) == {"gaussian_copula", "tvae"} and set(res.arm) == {"real", "alone", "steam"}
+    side = json.loads(page.with_suffix(".json").read_text())
+    assert side["study"] == "treatment" and side["provenance"]["data_sha256"] and "JSD_pi" in side["summary"]
+    capsys.readouterr()
+    assert main(argv + ["--no-reports"]) == 0
+    assert "0 to compute" in capsys.readouterr().err
+    assert len(load_results(tmp_path / "simulated_binary" / "treatment_store_y")) == len(res)
+
+
+def test_cli_names_a_bad_outcome_and_writes_nothing(tmp_path, capsys):
+    assert main(["run", "treatment", "--setup", "nhefs", "--outcome", "Planet", "--reports-dir", str(tmp_path)]) == 2
+    assert "Planet" in capsys.readouterr().err
+    assert not (tmp_path / "nhefs").exists()
+
+
+def test_every_setup_has_a_rationale():
+    assert all(len(v["rationale"]) > 80 for v in TREATMENT_DESIGNS.values())
