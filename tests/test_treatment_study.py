@@ -61,15 +61,19 @@ def test_cell_rows_and_generators_see_training_rows_only(monkeypatch):
     d = resolve_treatment_design("nhefs")
     cell = treatment_cells("nhefs", d, repeats=1, seed=0, **FAST)[0]
     rows = treatment_cell(cell)
-    assert set(rows.arm) == {"real", "alone", "steam"}
+    assert set(rows.arm) == {"real", "alone", "steam", "holdout"}
     per_arm = rows[rows.group.fillna("") == ""].groupby("arm").metric.agg(set)
     assert {"P_alpha", "R_beta", "JSD_pi", "U_PEHE", "ATE", "ATE_error", "fit_seconds"} <= per_arm["steam"] == per_arm["alone"]
     assert {"ATE", "train_rows", "test_rows"} <= per_arm["real"]
+    # the yardstick: the real test patients measured as a synthetic table would be
+    hold = rows[(rows.arm == "holdout") & (rows.group.fillna("") == "") & rows.learner.isin(["", "mean"])].set_index("metric").value
+    assert {"P_alpha", "R_beta", "JSD_pi", "U_PEHE", "ATE_error"} <= set(hold.index) and 0 < hold["U_PEHE"] < 1
     # both arms were fitted on the repeat's training rows only
     data = treatment_data(d)
     seed = treatment_study.draw_seed(0, "nhefs", "qsmk", "death", 0.3, 0)
     train, test = treatment_split(data, seed, 0.3)
     assert [n for n, _ in seen] == ["gaussian_copula", "steam"]
+    assert hold["treated_rate"] == pytest.approx(test.qsmk.mean()) and hold["outcome_mean"] == pytest.approx(test.death.mean())
     cols = list(data.spec.columns)
     for _, df in seen:
         assert list(df.columns) == cols and sorted(map(tuple, df.astype(str).to_numpy())) == sorted(map(tuple, train[cols].astype(str).to_numpy()))
@@ -101,6 +105,9 @@ def hand_results() -> pd.DataFrame:
             for lrn in ("T", "S", "mean"):
                 rows.append(dict(repeat=rep, base="tvae", arm=arm, metric="U_PEHE", learner=lrn, group="", data="synthetic",
                                  value=u + (0.05 if lrn == "T" else 0) + bump, lo=np.nan, hi=np.nan))
+        for base in ("tvae", "ctgan"):  # the hold-out yardstick, the same in every cell of a repeat
+            rows += [dict(repeat=rep, base=base, arm="holdout", metric=m, learner=l, group="", data="synthetic", value=v + bump,
+                          lo=np.nan, hi=np.nan) for m, l, v in (("JSD_pi", "", 0.90), ("U_PEHE", "mean", 0.12))]
     return pd.DataFrame(rows)
 
 
@@ -109,7 +116,9 @@ def test_summaries_on_known_numbers():
     assert gain.loc["JSD_pi", "difference"] == pytest.approx(0.15) and gain.loc["JSD_pi", "better"] and gain.loc["JSD_pi", "significant"]
     assert gain.loc["U_PEHE", "difference"] == pytest.approx(-0.2) and gain.loc["U_PEHE", "better"]  # the learners' mean, lower is better
     assert gain.loc["P_alpha", "difference"] == pytest.approx(0) and not gain.loc["P_alpha", "better"]
+    assert gain.loc["U_PEHE", "holdout"] == pytest.approx(0.12) and np.isnan(gain.loc["P_alpha", "holdout"])
     table = metrics_table(hand_results()).set_index("arm")
+    assert table.loc["holdout", "base"] == "(real test patients)" and table.loc["holdout", "U_PEHE"] == "0.120 ± 0.014"
     assert table.loc["steam", "JSD_pi"] == "0.950 ± 0.014" and list(table.columns[1:]) == ["P_alpha", "R_beta", "JSD_pi", "U_PEHE", "ATE_error"]
     # a base table without treated rows has no U_PEHE or ATE: undefined, counted, and worse than any value
     lost = hand_results()
@@ -155,7 +164,7 @@ def test_cli_report_and_resume(tmp_path, capsys):
     for text in ("JSD_pi", "U_PEHE", "P_alpha", "R_beta", "PEHE against the true CATE", "STEAM against its base", "git commit", "Subgroups"):
         assert text in html, text
     res = pd.read_parquet(tmp_path / "simulated_binary" / "y" / "treatment_results.parquet")
-    assert set(res.base) == {"gaussian_copula", "tvae"} and set(res.arm) == {"real", "alone", "steam"}
+    assert set(res.base) == {"gaussian_copula", "tvae"} and set(res.arm) == {"real", "alone", "steam", "holdout"}
     side = json.loads(page.with_suffix(".json").read_text())
     assert side["study"] == "treatment" and side["provenance"]["data_sha256"] and "JSD_pi" in side["summary"]
     capsys.readouterr()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable
 
@@ -291,17 +292,21 @@ class STEAMGenerator(Generator):
         self._resolve_roles(data, spec)
         params = dict(self.base_params or {})
         if "seed" in inspect.signature(generator_class(self.base).__init__).parameters: params.setdefault("seed", self.seed)
+        t0 = time.perf_counter()
         self.base_ = get_generator(self.base, **params).fit(data[self.covariates_], covariate_spec(spec, self.covariates_))
+        t1 = time.perf_counter()
         w = data[self.treatment_].astype(float).to_numpy().astype(np.int64)
         with _one_thread():
             classifier = steam_estimator(self.propensity, "classifier", self.seed, parameter="propensity")
             self.propensity_ = fit_estimator(make_pipeline(feature_encoder(spec, self.covariates_), classifier), data[self.covariates_], w)
+            t2 = time.perf_counter()
             self.outcome_models_ = {}
             for i, o in enumerate(self.outcomes_):
                 self.outcome_models_[o] = OutcomeModel(o, self.covariates_ + self.outcomes_[:i], self.treatment_, self.outcome_kinds_[o],
                                                        self.outcome_model, self.learner, self.seed).fit(data, spec)
         self.residuals_ = {o: m.residuals_ for o, m in self.outcome_models_.items() if m.kind == "continuous"}
         self.outcome_rows_ = {o: m.rows_ for o, m in self.outcome_models_.items()}
+        self.fit_seconds_ = {"base": t1 - t0, "propensity": t2 - t1, "outcomes": time.perf_counter() - t2}  # where the fit time went
 
     # --- what the fitted models say -----------------------------------------------------------------------
     def _check_fitted(self) -> None:

@@ -31,10 +31,10 @@ from .augmentation import draw_seed, t_interval
 from .grid import GridResult, run_grid
 
 # %% auto #0
-__all__ = ['TREATMENT_DESIGNS', 'BASES', 'ARMS', 'HIGHER_IS_BETTER', 'HEADLINE', 'TreatmentDesign', 'resolve_treatment_design',
-           'report_place', 'TreatmentData', 'treatment_data', 'treatment_split', 'synthetic_arm', 'treatment_cell',
-           'treatment_cells', 'run_treatment', 'summarise_treatment', 'steam_gain', 'metrics_table',
-           'plot_treatment_metrics', 'plot_ate', 'plot_learners']
+__all__ = ['TREATMENT_DESIGNS', 'BASES', 'ARMS', 'HOLDOUT', 'HIGHER_IS_BETTER', 'HEADLINE', 'TreatmentDesign',
+           'resolve_treatment_design', 'report_place', 'TreatmentData', 'treatment_data', 'treatment_split',
+           'synthetic_arm', 'treatment_cell', 'treatment_cells', 'run_treatment', 'summarise_treatment', 'steam_gain',
+           'metrics_table', 'plot_treatment_metrics', 'plot_ate', 'plot_learners']
 
 # %% ../../nbs/36_studies.treatment.ipynb #d21811dd
 TREATMENT_DESIGNS: dict[str, dict[str, Any]] = {
@@ -159,6 +159,7 @@ def treatment_split(data: TreatmentData, # the study table
 # %% ../../nbs/36_studies.treatment.ipynb #3896df53
 BASES = ("gaussian_copula", "ctgan", "tvae")  # base generators of the study
 ARMS = ("alone", "steam")  # the base generator alone, and STEAM on top of it
+HOLDOUT = "holdout"  # the yardstick arm: the real test patients measured as if they were a synthetic table
 
 def synthetic_arm(train: pd.DataFrame, # real training rows (the generators see nothing else)
                   data: TreatmentData, # the study table (spec, covariates)
@@ -220,6 +221,7 @@ def treatment_cell(params: Mapping[str, Any], # one cell of the grid (see `treat
         metrics = treatment_metrics(ref, syn, real_train=train)
         frames.append(_arm_rows(metrics, syn, data, arm, times))
         if arm == ARMS[0]: frames.append(metrics[metrics.data == "real"].assign(arm="real"))
+    frames.append(_arm_rows(treatment_metrics(ref, test, real_train=train), test, data, HOLDOUT, {}))
     sizes = [dict(metric=k, learner="", group="", data="real", value=float(v), lo=np.nan, hi=np.nan, arm="real")
              for k, v in (("train_rows", len(train)), ("test_rows", len(test)), ("fit_rows", len(fit_rows)),
                           ("treated_rate", train[design.treatment].mean()),
@@ -305,19 +307,22 @@ def summarise_treatment(results: pd.DataFrame) -> pd.DataFrame:
     return out
 
 def _headline(results: pd.DataFrame) -> pd.DataFrame:
-    """One value per repeat, base, arm and headline metric (U_PEHE and PEHE: the mean over learners)."""
-    r = results[(results.group.fillna("") == "") & results.arm.isin(ARMS)]
+    """One value per repeat, base, arm and headline metric (U_PEHE and PEHE: the mean over learners); the hold-out once per repeat, base ''."""
+    r = results[(results.group.fillna("") == "") & results.arm.isin([*ARMS, HOLDOUT])]
     pick = r.metric.isin(["P_alpha", "R_beta", "authenticity", "JSD_pi", "ATE_error", "ATE_covered"]) | \
            (r.metric.isin(["U_PEHE", "PEHE"]) & (r.learner == "mean") & (r.data == "synthetic"))
-    return r[pick]
+    r = r[pick]
+    hold = r.arm == HOLDOUT  # the same in every cell of a repeat
+    return pd.concat([r[~hold], r[hold].drop_duplicates(["repeat", "metric"]).assign(base="")], ignore_index=True)
 
 def steam_gain(results: pd.DataFrame, # tidy rows of finished cells
                metrics: Sequence[str] = (*HEADLINE, "PEHE"), # metrics compared
               ) -> pd.DataFrame:
-    """Per base and metric: the base alone, STEAM, their paired difference with a t-interval, and the verdict (undefined_*: repeats where only that arm's metric is undefined)."""
+    """Per base and metric: the base alone, STEAM, the hold-out yardstick, STEAM minus alone paired with a t-interval, and the verdict (undefined_*: repeats where only that arm's metric is undefined)."""
     h = _headline(results)
     h = h[h.metric.isin(metrics)]
-    wide = h.pivot_table(index=["base", "metric", "repeat"], columns="arm", values="value", dropna=False).reset_index()
+    holdout = h[h.arm == HOLDOUT].groupby("metric")["value"].mean()
+    wide = h[h.arm.isin(ARMS)].pivot_table(index=["base", "metric", "repeat"], columns="arm", values="value", dropna=False).reset_index()
     if not set(ARMS) <= set(wide.columns): return pd.DataFrame()
     wide["diff"] = wide["steam"] - wide["alone"]
     rows = []
@@ -328,7 +333,7 @@ def steam_gain(results: pd.DataFrame, # tidy rows of finished cells
         lost = {a: int((g[a].isna() & g[o].notna()).sum()) for a, o in (("alone", "steam"), ("steam", "alone"))}
         better = (t["mean"] > 0 if up else t["mean"] < 0) if t["n"] else False
         if lost["alone"] != lost["steam"]: better = lost["alone"] > lost["steam"]  # an undefined metric is worse than any value
-        rows.append(dict(base=b, metric=m, alone=g["alone"].mean(), steam=g["steam"].mean(), difference=t["mean"],
+        rows.append(dict(base=b, metric=m, alone=g["alone"].mean(), steam=g["steam"].mean(), holdout=holdout.get(m, np.nan), difference=t["mean"],
                          ci_low=t["ci_low"], ci_high=t["ci_high"], repeats=int(t["n"]), undefined_alone=lost["alone"],
                          undefined_steam=lost["steam"], better=bool(better),
                          significant=bool(better and ((t["ci_low"] > 0) if up else (t["ci_high"] < 0))) if t["n"] > 1 else False))
@@ -339,7 +344,7 @@ def steam_gain(results: pd.DataFrame, # tidy rows of finished cells
 def metrics_table(results: pd.DataFrame, # tidy rows of finished cells
                   metrics: Sequence[str] = HEADLINE, # columns
                  ) -> pd.DataFrame:
-    """The study's metrics table: one row per base generator and arm, 'mean ± sd' per metric (sd over repeats; undefined repeats counted)."""
+    """The study's metrics table: one row per base generator and arm, then the hold-out yardstick; 'mean ± sd' per metric (sd over repeats; undefined repeats counted)."""
     h = _headline(results)
     h = h[h.metric.isin(metrics)]
     g = h.groupby(["base", "arm", "metric"], sort=False)["value"].agg(["mean", "std", "size", "count"]).reset_index()
@@ -347,18 +352,21 @@ def metrics_table(results: pd.DataFrame, # tidy rows of finished cells
                                                                      + (f" ({n - k} of {n} undefined)" if k < n else ""))
     g["text"] = [text(*v) for v in zip(g["mean"], g["std"], g["size"], g["count"])]
     t = g.pivot_table(index=["base", "arm"], columns="metric", values="text", aggfunc="first", sort=False)
-    return t[[m for m in metrics if m in t.columns]].reset_index()
+    t = t[[m for m in metrics if m in t.columns]].reset_index()
+    return t.assign(base=t.base.replace("", "(real test patients)"))
 
 # %% ../../nbs/36_studies.treatment.ipynb #16e0496a
 def plot_treatment_metrics(results: pd.DataFrame, # tidy rows of finished cells
                            metrics: Sequence[str] = ("P_alpha", "R_beta", "JSD_pi", "U_PEHE"), # one panel each
                           ) -> plt.Figure:
-    """One panel per metric: each base generator alone and with STEAM (mean over repeats, bars = sd)."""
+    """One panel per metric: each base generator alone and with STEAM (mean over repeats, bars = sd); dashed: the hold-out yardstick."""
     h = _headline(results)
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.2), squeeze=False)
-    bases = list(dict.fromkeys(h.base))
+    bases = [b for b in dict.fromkeys(h.base) if b]
     for ax, m in zip(axes[0], metrics):
         g = h[h.metric == m].groupby(["base", "arm"])["value"].agg(["mean", "std"])
+        if ("", HOLDOUT) in g.index:
+            ax.axhline(g.loc[("", HOLDOUT), "mean"], color="black", lw=1, ls="--", label="real test patients" if m == metrics[0] else None)
         x = np.arange(len(bases))
         for k, (arm, colour) in enumerate(zip(ARMS, ("#9e9e9e", "#1f77b4"))):
             vals = [g["mean"].get((b, arm), np.nan) for b in bases]
@@ -366,25 +374,27 @@ def plot_treatment_metrics(results: pd.DataFrame, # tidy rows of finished cells
             ax.bar(x + (k - 0.5) * 0.38, vals, 0.38, yerr=np.nan_to_num(err), color=colour, label=arm if m == metrics[0] else None, capsize=3)
         ax.set_xticks(x, bases, rotation=20)
         ax.set_title(f"{m} ({'higher' if HIGHER_IS_BETTER.get(m, True) else 'lower'} is better)", fontsize=10)
-    fig.legend(loc="upper center", ncol=2, bbox_to_anchor=(0.5, 1.06), frameon=False)
+    fig.legend(loc="upper center", ncol=3, bbox_to_anchor=(0.5, 1.06), frameon=False)
     fig.tight_layout()
     return fig
 
 def plot_ate(results: pd.DataFrame, # tidy rows of finished cells
              repeat: int | None = None, # the split shown (default: the first)
             ) -> plt.Figure:
-    """The ATE of the real training rows and of each arm's synthetic rows, with their intervals (one split)."""
+    """The ATE of the real training rows, the real test rows and each arm's synthetic rows, with their intervals (one split)."""
     r = results[(results.metric == "ATE")]
     repeat = int(r.repeat.min()) if repeat is None else repeat
     r = r[r.repeat == repeat]
-    real = r[r.arm == "real"].iloc[0]
+    real = r[r.arm == "real"].iloc[:1]
+    hold = r[(r.arm == HOLDOUT) & (r.data == "synthetic")].iloc[:1]
     syn = r[r.arm.isin(ARMS)].sort_values(["base", "arm"])
-    labels = ["real (train)"] + [f"{b} {'+ STEAM' if a == 'steam' else 'alone'}" for b, a in zip(syn.base, syn.arm)]
-    vals = np.r_[real.value, syn.value]
-    lo, hi = np.r_[real.lo, syn.lo], np.r_[real.hi, syn.hi]
+    labels = ["real (train)"] + ["real (test)"] * len(hold) + [f"{b} {'+ STEAM' if a == 'steam' else 'alone'}" for b, a in zip(syn.base, syn.arm)]
+    rows = pd.concat([real, hold, syn])
+    vals, lo, hi = rows.value.to_numpy(), rows.lo.to_numpy(), rows.hi.to_numpy()
+    real = real.iloc[0]
     fig, ax = plt.subplots(figsize=(6, 0.45 * len(labels) + 1))
     y = np.arange(len(labels))[::-1]
-    colours = ["black"] + ["#1f77b4" if a == "steam" else "#9e9e9e" for a in syn.arm]
+    colours = ["black"] * (1 + len(hold)) + ["#1f77b4" if a == "steam" else "#9e9e9e" for a in syn.arm]
     for v, l, h, yy, c in zip(vals, lo, hi, y, colours):
         ax.errorbar([v], [yy], xerr=[[v - l], [h - v]], fmt="o", color=c, capsize=3)
     ax.axvline(real.value, color="black", lw=0.8, ls="--")
