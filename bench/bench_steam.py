@@ -46,7 +46,7 @@ def via_steam(name, train, spec, n, args, treatment, outcomes):
                         outcome_model=args.outcome_model, seed=args.seed).fit(train, spec)
     t1 = time.perf_counter()
     out = gen.sample(n)
-    return t1 - t0, time.perf_counter() - t1, gen.fit_seconds_, out
+    return t1 - t0, time.perf_counter() - t1, gen.fit_parts_seconds_, out
 
 
 def run(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -167,7 +167,7 @@ def test_base_generator_sees_covariates_and_training_rows_only(sim):
     assert g.outcome_kinds_ == {"y": "continuous", "y_bin": "binary"} and set(g.residuals_) == {"y"}
     assert g.outcome_models_["y_bin"].inputs == ["x1", "x2", "grp", "y"]  # later outcomes see the earlier ones
     assert g.base_.spec_.treatment is None and g.base_.spec_.outcomes == () and g.base_.spec_.sensitive == {"grp": "a"}
-    assert set(g.fit_seconds_) == {"base", "propensity", "outcomes"} and min(g.fit_seconds_.values()) > 0
+    assert set(g.fit_parts_seconds_) == {"base", "propensity", "outcomes"} and min(g.fit_parts_seconds_.values()) > 0
 
 
 def test_covariate_spec_drops_roles_of_removed_columns():

@@ -306,7 +306,7 @@ class STEAMGenerator(Generator):
                                                        self.outcome_model, self.learner, self.seed).fit(data, spec)
         self.residuals_ = {o: m.residuals_ for o, m in self.outcome_models_.items() if m.kind == "continuous"}
         self.outcome_rows_ = {o: m.rows_ for o, m in self.outcome_models_.items()}
-        self.fit_seconds_ = {"base": t1 - t0, "propensity": t2 - t1, "outcomes": time.perf_counter() - t2}  # where the fit time went
+        self.fit_parts_seconds_ = {"base": t1 - t0, "propensity": t2 - t1, "outcomes": time.perf_counter() - t2}  # where the fit time went
 
     # --- what the fitted models say -----------------------------------------------------------------------
     def _check_fitted(self) -> None:
