@@ -14,6 +14,7 @@ import warnings
 from typing import Any, Iterator
 
 import pandas as pd
+from joblib import parallel_config
 from sdv.metadata import Metadata
 from sdv.sampling import Condition
 from sdv.single_table import CTGANSynthesizer, GaussianCopulaSynthesizer, TVAESynthesizer
@@ -49,9 +50,12 @@ _QUIET = ("We strongly recommend saving the metadata", "Only able to sample")  #
 
 @contextlib.contextmanager
 def _sdv_scope(device: str | None) -> Iterator[None]:
-    """Silence the SDV warnings handled here; make 'cuda:N' the current CUDA device."""
+    """Silence the SDV warnings handled here; make 'cuda:N' the current CUDA device; keep ctgan's column transforms on threads."""
     with warnings.catch_warnings(), contextlib.ExitStack() as stack:
         for msg in _QUIET: warnings.filterwarnings("ignore", message=msg)
+        # ctgan's DataTransformer runs Parallel(n_jobs=-1) on tables of 500+ rows: on joblib's default (loky) backend
+        # that leaves idle worker processes behind, which a forked parent (a grid or test worker) waits for at exit
+        stack.enter_context(parallel_config(backend="threading"))
         if device and device.startswith("cuda:"):
             import torch
             stack.enter_context(torch.cuda.device(int(device.split(":", 1)[1])))
