@@ -137,6 +137,9 @@ def test_summaries_on_known_numbers():
     s = summarise_treatment(hand_results())
     row = s[(s.arm == "steam") & (s.metric == "U_PEHE") & (s.learner == "T")].iloc[0]
     assert row["mean"] == pytest.approx(0.15) and row["n"] == 2 and row.interval == "t over repeats"
+    one = hand_results().query("repeat == 0").assign(lo=0.0, hi=1.0)  # a single repeat: the estimator's own interval
+    s1 = summarise_treatment(one)
+    assert (s1.interval == "estimator").all() and (s1.n == 1).all() and (s1.ci_low == 0).all() and (s1.ci_high == 1).all()
 
 
 def test_cells_check_parameters_before_running():

@@ -40,9 +40,10 @@ from .grid import GridResult, run_grid
 __all__ = ['STANDARD_METHODS', 'SYNTHETIC_METHODS', 'METHODS', 'METRICS', 'DESIGNS', 'GENERATOR_STAT_PREFIX', 'NEURAL_GENERATORS',
            'KEYS', 'GroupDesign', 'load_study_data', 'resolve_design', 'draw_seed', 'GroupSample', 'draw_group_sample',
            'group_scores', 'train_and_score', 'synthetic_rows', 'smote_rows', 'augmentation_cell',
-           'generator_parameters', 'augmentation_cells', 'run_augmentation', 'method_labels', 't_interval', 'summarise',
-           'at_size', 'paper_table', 'style_paper_table', 'count_wins', 'plot_intervals', 'plot_sensitivity',
-           'plot_gains', 'time_breakdown', 'generator_log', 'select_results', 'exploration_inputs']
+           'generator_parameters', 'augmentation_cells', 'run_augmentation', 'method_labels', 't_interval',
+           'repeat_intervals', 'summarise', 'at_size', 'paper_table', 'style_paper_table', 'count_wins',
+           'plot_intervals', 'plot_sensitivity', 'plot_gains', 'time_breakdown', 'generator_log', 'select_results',
+           'exploration_inputs']
 
 # %% ../../nbs/31_studies.augmentation.ipynb #e31ae694
 STANDARD_METHODS = ("baseline", "upweighted", "separate", "smote")  # methods that need no generator
@@ -400,6 +401,20 @@ def t_interval(x: pd.Series, # values, one per repeat (NaNs dropped)
     sd = x.std(ddof=1) if n > 1 else np.nan
     h = stats.t.ppf(0.5 + level / 2, n - 1) * sd / np.sqrt(n) if n > 1 else np.nan
     return pd.Series({"mean": m, "sd": sd, "ci_low": m - h, "ci_high": m + h, "n": n})
+
+def repeat_intervals(rows: pd.DataFrame, # tidy rows: the keys, the estimates and the estimator's own interval ('lo', 'hi')
+                     keys: list[str], # the columns that name one quantity
+                     value: str = "value", # the column of estimates
+                    ) -> pd.DataFrame:
+    """Per `keys`: `t_interval` over repeats; with a single repeat, the estimator's own interval instead."""
+    out = rows.groupby(keys, sort=False)[value].apply(t_interval).unstack().reset_index()
+    own = rows.groupby(keys, sort=False)[["lo", "hi"]].mean()
+    one = out["n"] < 2
+    idx = pd.MultiIndex.from_frame(out.loc[one, keys])
+    out.loc[one, "ci_low"], out.loc[one, "ci_high"] = own.reindex(idx)["lo"].to_numpy(), own.reindex(idx)["hi"].to_numpy()
+    out["interval"] = np.where(one, "estimator", "t over repeats")
+    out["n"] = out["n"].astype(int)
+    return out
 
 def summarise(results: pd.DataFrame, # tidy rows of finished cells (GridResult.results)
               metrics: Sequence[str] = METRICS, # metrics summarised

@@ -32,7 +32,7 @@ from ..generators.causal import check_remove
 from ..metrics.causal_fairness import MEASURE_LABELS, CausalRoles, causal_effects, plot_decomposition
 from ..metrics.tabular import feature_encoder
 from ..spec import Dataset, DatasetSpec
-from .augmentation import draw_seed, load_study_data, t_interval
+from .augmentation import draw_seed, load_study_data, repeat_intervals
 from .grid import GridResult, run_grid
 
 # %% auto #0
@@ -357,13 +357,7 @@ def summarise_causal(results: pd.DataFrame) -> pd.DataFrame:
     """Per kind, source, model, method and measure: mean, interval, repeats and which interval it is."""
     r = results[results.kind.isin(["data", "predictor", "score"])].copy()
     keys = ["kind", "source", "model", "method", "measure"]
-    out = r.groupby(keys, sort=False)["estimate"].apply(t_interval).unstack().reset_index()
-    own = r.groupby(keys, sort=False)[["lo", "hi"]].mean()
-    one = out["n"] < 2
-    idx = pd.MultiIndex.from_frame(out.loc[one, keys])
-    out.loc[one, "ci_low"], out.loc[one, "ci_high"] = own.reindex(idx)["lo"].to_numpy(), own.reindex(idx)["hi"].to_numpy()
-    out["interval"] = np.where(one, "estimator", "t over repeats")
-    out["n"] = out["n"].astype(int)
+    out = repeat_intervals(r, keys, "estimate")
     out["label"] = out["measure"].map(MEASURE_LABELS).fillna(out["measure"])
     return out
 

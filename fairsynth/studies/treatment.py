@@ -27,7 +27,7 @@ from ..generators.base import get_generator
 from ..metrics.causal_inference import (LEARNERS, SimulatedTreatment, outcome_kind, simulated_treatment,
                                                 treatment_metrics, treatment_reference)
 from ..spec import DatasetSpec
-from .augmentation import draw_seed, t_interval
+from .augmentation import draw_seed, repeat_intervals, t_interval
 from .grid import GridResult, run_grid
 
 # %% auto #0
@@ -297,14 +297,7 @@ def summarise_treatment(results: pd.DataFrame) -> pd.DataFrame:
     """Per base, arm, metric, learner, group and data: mean, interval, repeats and which interval it is."""
     keys = ["base", "arm", "metric", "learner", "group", "data"]
     r = results.assign(learner=results.learner.fillna(""), group=results.group.fillna("").astype(str))
-    out = r.groupby(keys, sort=False)["value"].apply(t_interval).unstack().reset_index()
-    own = r.groupby(keys, sort=False)[["lo", "hi"]].mean()
-    one = out["n"] < 2
-    idx = pd.MultiIndex.from_frame(out.loc[one, keys])
-    out.loc[one, "ci_low"], out.loc[one, "ci_high"] = own.reindex(idx)["lo"].to_numpy(), own.reindex(idx)["hi"].to_numpy()
-    out["interval"] = np.where(one, "estimator", "t over repeats")
-    out["n"] = out["n"].astype(int)
-    return out
+    return repeat_intervals(r, keys)
 
 def _headline(results: pd.DataFrame) -> pd.DataFrame:
     """One value per repeat, base, arm and headline metric (U_PEHE and PEHE: the mean over learners); the hold-out once per repeat, base ''."""
