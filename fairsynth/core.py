@@ -28,8 +28,8 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['PROVENANCE_PACKAGES', 'package_dir', 'FairsynthError', 'Settings', 'find_settings_file', 'load_settings', 'set_seed',
-           'resolve_device', 'atomic_path', 'atomic_write_text', 'sha256_file', 'sha256_frame', 'package_versions',
-           'git_commit', 'provenance']
+           'resolve_device', 'one_thread', 'atomic_path', 'atomic_write_text', 'sha256_file', 'sha256_frame',
+           'package_versions', 'git_commit', 'provenance']
 
 # %% ../nbs/00_core.ipynb #fe1a3726
 def package_dir() -> Path:
@@ -139,6 +139,14 @@ def resolve_device(device: str = "auto") -> str:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise FairsynthError(f"setting 'device' is {device!r} but torch sees no CUDA device")
     return device
+
+_THREADPOOLS: list = []  # one threadpoolctl controller, made on first use (after the numerical libraries are loaded)
+
+def one_thread() -> contextlib.AbstractContextManager:
+    """A context limiting BLAS and OpenMP to one thread, cheaply (cached controller): for many small model fits (`studies.grid.thread_limits` also sets torch and the environment)."""
+    from threadpoolctl import ThreadpoolController
+    if not _THREADPOOLS: _THREADPOOLS.append(ThreadpoolController())
+    return _THREADPOOLS[0].limit(limits=1)
 
 # %% ../nbs/00_core.ipynb #b501e50f
 @contextlib.contextmanager

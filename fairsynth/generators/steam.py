@@ -23,9 +23,8 @@ from sklearn.ensemble import (HistGradientBoostingClassifier, HistGradientBoosti
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import KFold, cross_val_predict
 from sklearn.pipeline import Pipeline, make_pipeline
-from threadpoolctl import ThreadpoolController
 
-from ..core import FairsynthError
+from ..core import FairsynthError, one_thread
 from .base import Generator, generator_class, get_generator, register
 from ..metrics.tabular import feature_encoder
 from ..spec import DatasetSpec
@@ -220,13 +219,6 @@ class OutcomeModel:
         return out
 
 # %% ../../nbs/19_generators.steam.ipynb #37e4cc3a
-_THREADS: list[ThreadpoolController] = []  # created on first use, after the numerical libraries are loaded
-
-def _one_thread():
-    """Context limiting BLAS and OpenMP to one thread."""
-    if not _THREADS: _THREADS.append(ThreadpoolController())
-    return _THREADS[0].limit(limits=1)
-
 def _names(value: Any, name: str) -> list[str] | None:
     """`value` (None, a column name or a sequence of them) as a list; a FairsynthError naming `name` otherwise."""
     if value is None: return None
@@ -296,7 +288,7 @@ class STEAMGenerator(Generator):
         self.base_ = get_generator(self.base, **params).fit(data[self.covariates_], covariate_spec(spec, self.covariates_))
         t1 = time.perf_counter()
         w = data[self.treatment_].astype(float).to_numpy().astype(np.int64)
-        with _one_thread():
+        with one_thread():
             classifier = steam_estimator(self.propensity, "classifier", self.seed, parameter="propensity")
             self.propensity_ = fit_estimator(make_pipeline(feature_encoder(spec, self.covariates_), classifier), data[self.covariates_], w)
             t2 = time.perf_counter()
@@ -321,7 +313,7 @@ class STEAMGenerator(Generator):
         """The fitted propensity π(x) = P(treatment = 1 | x) of each row."""
         self._check_fitted()
         self._check_rows(df, self.covariates_)
-        with _one_thread(): return self.propensity_.predict_proba(df[self.covariates_])[:, 1]
+        with one_thread(): return self.propensity_.predict_proba(df[self.covariates_])[:, 1]
 
     def outcome_means(self, df: pd.DataFrame, # rows holding the covariates (and the earlier outcomes, for a later outcome)
                       treatment_value: int, # 0 or 1: the arm
@@ -336,7 +328,7 @@ class STEAMGenerator(Generator):
             raise FairsynthError(f"parameter 'treatment_value' must be 0 or 1, got {treatment_value!r}")
         model = self.outcome_models_[outcome]
         self._check_rows(df, model.inputs)
-        with _one_thread(): return model.mean(df, np.full(len(df), int(treatment_value)))
+        with one_thread(): return model.mean(df, np.full(len(df), int(treatment_value)))
 
     # --- sampling -----------------------------------------------------------------------------------------
     def _generate(self, n: int, covariate_conditions: dict[str, Any], rng: np.random.Generator) -> pd.DataFrame:
@@ -352,7 +344,7 @@ class STEAMGenerator(Generator):
         rng = np.random.default_rng(seed)
         on_x = {c: v for c, v in conditions.items() if c in self.covariates_}
         rejected = {c: v for c, v in conditions.items() if c not in on_x}
-        with _one_thread():
+        with one_thread():
             if not rejected:
                 self.sample_stats_ = {"rows_drawn": float(n), "rows_rejected": 0.0}
                 return self._generate(n, on_x, rng)

@@ -25,9 +25,8 @@ from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from threadpoolctl import ThreadpoolController
 
-from ..core import FairsynthError
+from ..core import FairsynthError, one_thread
 from ..generators.llm import deviation, register_audit
 from .tabular import categorical_labels
 from ..spec import DatasetSpec
@@ -175,13 +174,6 @@ def _encoder(features: pd.DataFrame) -> ColumnTransformer:
                                                    ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False))]), cat))
     return ColumnTransformer(parts)
 
-_THREADS: list[ThreadpoolController] = []  # created on first use, after the numerical libraries are loaded
-
-def _one_thread():
-    """Context limiting BLAS and OpenMP to one thread (many small fits: more threads only oversubscribe)."""
-    if not _THREADS: _THREADS.append(ThreadpoolController())
-    return _THREADS[0].limit(limits=1)
-
 def _fit_predict(train: pd.DataFrame, # features of the training rows
                  target: np.ndarray, # their target
                  test: pd.DataFrame, # features of the rows to predict
@@ -192,7 +184,7 @@ def _fit_predict(train: pd.DataFrame, # features of the training rows
     """Predictions on `test` of a learner fitted on (`train`, `target`)."""
     if train.shape[1] == 0 or (kind == "classifier" and len(np.unique(target)) < 2):
         return np.full(len(test), float(np.mean(target)))
-    with _one_thread():
+    with one_thread():
         model = Pipeline([("encode", _encoder(train)), ("model", _estimator(learner, kind, seed))]).fit(train, target)
         return model.predict_proba(test)[:, 1] if kind == "classifier" else model.predict(test)
 

@@ -22,9 +22,8 @@ from sklearn.ensemble import (HistGradientBoostingClassifier, HistGradientBoosti
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import StratifiedKFold
 from sklearn.neighbors import NearestNeighbors
-from threadpoolctl import ThreadpoolController
 
-from ..core import FairsynthError
+from ..core import FairsynthError, one_thread
 from .tabular import categorical_labels, feature_encoder, require_columns
 from ..spec import DatasetSpec
 
@@ -212,13 +211,6 @@ def _estimator(model: Learner, kind: str, seed: int):
     if model in ("linear", "logistic"): return Ridge(alpha=1.0)
     return HistGradientBoostingRegressor(**boost) if model == "boosting" else RandomForestRegressor(**forest)
 
-_THREADS: list[ThreadpoolController] = []  # created on first use, after the numerical libraries are loaded
-
-def _one_thread():
-    """Context limiting BLAS and OpenMP to one thread."""
-    if not _THREADS: _THREADS.append(ThreadpoolController())
-    return _THREADS[0].limit(limits=1)
-
 def _fit_predict(x: np.ndarray, # encoded training rows
                  target: np.ndarray, # their target
                  x_out: np.ndarray, # encoded rows to predict
@@ -228,7 +220,7 @@ def _fit_predict(x: np.ndarray, # encoded training rows
                 ) -> np.ndarray:
     """Predictions on `x_out` of a model fitted on (`x`, `target`); a one-class classifier predicts the class rate."""
     if kind == "classifier" and len(np.unique(target)) < 2: return np.full(len(x_out), float(np.mean(target)))
-    with _one_thread():
+    with one_thread():
         est = _estimator(model, kind, seed).fit(x, target)
         return est.predict_proba(x_out)[:, 1] if kind == "classifier" else est.predict(x_out)
 
