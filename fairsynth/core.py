@@ -29,7 +29,8 @@ import numpy as np
 # %% auto #0
 __all__ = ['PROVENANCE_PACKAGES', 'package_dir', 'FairsynthError', 'Settings', 'find_settings_file', 'load_settings', 'set_seed',
            'resolve_device', 'one_thread', 'atomic_path', 'atomic_write_text', 'sha256_file', 'sha256_frame',
-           'package_versions', 'git_commit', 'provenance']
+           'package_versions', 'git_commit', 'portable_settings', 'provenance', 'log_step', 'settings_variables',
+           'settings_environment']
 
 # %% ../nbs/00_core.ipynb #fe1a3726
 def package_dir() -> Path:
@@ -70,7 +71,7 @@ _DEFAULTS = dict(data_dir="data", reports_dir="reports", allow_download="true", 
                  llm_cache_dir="cache/llm")
 
 def find_settings_file(start: Path | None = None) -> Path | None:
-    """The settings.ini in use: $FAIRSYNTH_SETTINGS, else the nearest one above `start` (or the cwd), else the package's project."""
+    """The settings.ini in use: $FAIRSYNTH_SETTINGS, else the nearest project's one above `start` (or the cwd), else None (defaults, relative to the cwd)."""
     if env := os.environ.get("FAIRSYNTH_SETTINGS"):
         p = Path(env).expanduser()
         if not p.is_file(): raise FairsynthError(f"FAIRSYNTH_SETTINGS points at {p}, which is not a file")
@@ -78,8 +79,7 @@ def find_settings_file(start: Path | None = None) -> Path | None:
     here = Path(start or Path.cwd()).resolve()
     for d in [here, *here.parents]:
         if (d / "settings.ini").is_file() and (d / "pyproject.toml").is_file(): return d / "settings.ini"
-    proj = package_dir().parent
-    return proj / "settings.ini" if (proj / "settings.ini").is_file() else None
+    return None  # never the installed package's folder: reports go to ./reports, data is read from ./data
 
 def _parse_bool(key: str, v: str) -> bool:
     if v.strip().lower() in {"1", "true", "yes", "on"}: return True
@@ -205,12 +205,48 @@ def git_commit(path: Path | str | None = None) -> str:
         return head.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError): return "unknown"
 
+def portable_settings(settings: Settings) -> dict[str, Any]:
+    """The settings for a report: every path relative to the current folder, so no absolute local path is shown."""
+    rel = lambda p: Path(os.path.relpath(p)).as_posix() if p else None
+    d = settings.as_dict()
+    d.update(data_dir=[rel(p) for p in settings.data_dir], reports_dir=rel(settings.reports_dir),
+             llm_cache_dir=rel(settings.llm_cache_dir), source=rel(settings.source))
+    return d
+
 def provenance(params: dict[str, Any], # the study's parameters
                data_sha256: str, # checksum of the data the study read
                settings: Settings | None = None, # run settings in force
               ) -> dict[str, Any]:
     """The provenance record of a run: parameters, settings, data checksum, git commit, packages, platform, time."""
     return {"parameters": dict(params), "data_sha256": data_sha256, "git_commit": git_commit(),
-            "settings": settings.as_dict() if settings else None, "packages": package_versions(),
+            "settings": portable_settings(settings) if settings else None, "packages": package_versions(),
             "platform": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores",
             "created_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+# %% ../nbs/00_core.ipynb #c0e00001
+def log_step(message: str, enabled: bool = True) -> None:
+    """Print one timestamped progress line to stderr."""
+    if enabled: print(f"[fairsynth {dt.datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+# %% ../nbs/00_core.ipynb #c0e00011
+def settings_variables(s: Settings) -> dict[str, str]:
+    """The FAIRSYNTH_* variables that carry resolved settings to a kernel or a worker process."""
+    env = {"FAIRSYNTH_DATA_DIR": os.pathsep.join(map(str, s.data_dir)), "FAIRSYNTH_REPORTS_DIR": str(s.reports_dir),
+           "FAIRSYNTH_SEED": str(s.seed), "FAIRSYNTH_REPEATS": str(s.repeats), "FAIRSYNTH_DEVICE": s.device,
+           "FAIRSYNTH_LLM_BASE_URL": s.llm_base_url, "FAIRSYNTH_LLM_MODEL": s.llm_model,
+           "FAIRSYNTH_LLM_CACHE_DIR": str(s.llm_cache_dir) if s.llm_cache_dir else "none",
+           "FAIRSYNTH_ALLOW_DOWNLOAD": str(s.allow_download).lower()}
+    if s.source: env["FAIRSYNTH_SETTINGS"] = str(s.source)
+    return env
+
+@contextlib.contextmanager
+def settings_environment(s: Settings) -> Iterator[None]:
+    """Inside the block, os.environ carries `s` (restored after)."""
+    env = settings_variables(s)
+    before = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try: yield
+    finally:
+        for k, v in before.items():
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v

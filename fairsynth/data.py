@@ -1,6 +1,6 @@
-"""Real health tables by name: a checksummed file registry (found in the data folders or downloaded), one
-loader per dataset returning a validated `Dataset`, your own CSV through `from_csv`, and a split that keeps
-each patient on one side.
+"""Real health tables by name: one loader per dataset, registered with the `@dataset` decorator and returning a
+validated `Dataset`; `load_dataset` and `list_datasets`. The file registry (`fairsynth.datafiles`), `from_csv`
+and `patient_split` (`fairsynth.userdata`) are importable from here too.
 
 Docs: https://fairsynth.github.io/fairsynth/data.html.md"""
 
@@ -10,182 +10,28 @@ Docs: https://fairsynth.github.io/fairsynth/data.html.md"""
 from __future__ import annotations
 
 import dataclasses
-import gzip
-import hashlib
-import io
-import urllib.error
-import urllib.request
-import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 from sklearn.impute import SimpleImputer
-from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
-from .core import FairsynthError, Settings, atomic_path, load_settings, sha256_file, sha256_frame
+from .core import FairsynthError, Settings, sha256_frame
+from .datafiles import FILES, combine_sha256, locate, resolve
 from .spec import Dataset, DatasetSpec, validate_frame
 
 # %% auto #0
-__all__ = ['FILES', 'DATASETS', 'LONG_STAY_DAYS', 'PLACEHOLDERS', 'DataFile', 'download', 'locate', 'combine_sha256',
-           'DatasetInfo', 'load_nhefs', 'icd9_group', 'diabetes130_id_labels', 'load_diabetes130', 'prepare_admissions',
-           'load_mimic3', 'load_mimic4', 'load_framingham', 'load_rhc', 'load_nhanes', 'load_actg320', 'load_dataset',
-           'list_datasets', 'from_csv', 'patient_split']
+__all__ = ['DATASETS', 'LONG_STAY_DAYS', 'PLACEHOLDERS', 'DatasetInfo', 'dataset', 'load_dataset', 'list_datasets', 'load_nhefs',
+           'icd9_group', 'diabetes130_id_labels', 'load_diabetes130', 'prepare_admissions', 'load_mimic3',
+           'load_mimic4', 'load_framingham', 'load_rhc', 'load_nhanes', 'load_actg320', 'FILES', 'DataFile', 'download',
+           'locate', 'combine_sha256', 'from_csv', 'patient_split']
 
-# %% ../nbs/02_data.ipynb #ba083fb6
-@dataclasses.dataclass(frozen=True)
-class DataFile:
-    """A raw data file: where it lives in a data folder, where to download it, and its checksum."""
-    relpath: str  # path inside a data folder, e.g. 'diabetes130/diabetic_data.csv.gz'
-    url: str  # upstream download URL (a zip archive when `member` is set)
-    sha256: str  # sha256 of the decompressed content (the 'raw sha256' of SOURCES.md)
-    member: str | None = None  # file to extract when `url` is a zip archive
-    normalise: Callable[[bytes], bytes] | None = None  # repair of the downloaded bytes before the checksum
-    homepage: str = ""  # the documented home of the data
+# %% ../nbs/02_data.ipynb #9c5a1f36
+from .datafiles import DataFile, download  # with FILES, locate and combine_sha256 above
+from .userdata import from_csv, patient_split
 
-    @property
-    def names(self) -> list[str]:
-        """Accepted relative paths: the registered name, then its .gz or plain variant."""
-        other = self.relpath[:-3] if self.relpath.endswith(".gz") else self.relpath + ".gz"
-        return [self.relpath, other]
-
-# %% ../nbs/02_data.ipynb #fbf4d94a
-def _framingham_normalise(raw: bytes) -> bytes:
-    """Undo the mirror's edits of framingham.csv: CRLF line endings and the header 'Gender' for 'male'."""
-    text = raw.replace(b"\r\n", b"\n")
-    if text.startswith(b"Gender,"): text = b"male," + text[len(b"Gender,"):]
-    return text if text.endswith(b"\n") else text + b"\n"
-
-_DIABETES_ZIP = ("https://raw.githubusercontent.com/PranavSharma008/Re-Admission-of-Diabetic-Patients-after-Discharge/"
-                 "e04649c4fc3d9164abcf87c915811cca340a09b4/dataset_diabetes.zip")
-_UCI_DIABETES = "https://archive.ics.uci.edu/dataset/296/diabetes+130-us+hospitals+for+years+1999-2008"
-_MIMIC3 = "https://physionet.org/files/mimiciii-demo/1.4/"
-_MIMIC4 = "https://physionet.org/files/mimic-iv-demo/2.2/"
-
-FILES: dict[str, DataFile] = {f.relpath: f for f in [
-    DataFile("diabetes130/diabetic_data.csv.gz", _DIABETES_ZIP,
-             "0689e7ec031237dc63031b938805c48377748761a3b26acab621567afa24df97",
-             member="dataset_diabetes/diabetic_data.csv", homepage=_UCI_DIABETES),
-    DataFile("diabetes130/IDs_mapping.csv", _DIABETES_ZIP,
-             "f1bb82b471cb34649352597572c9b1fb00bd27f77b9f5a22a03dc3eb1039749e",
-             member="dataset_diabetes/IDs_mapping.csv", homepage=_UCI_DIABETES),
-    DataFile("mimic3_demo/ADMISSIONS.csv", _MIMIC3 + "ADMISSIONS.csv",
-             "487e0b87cc81472cc2eb9ee911b3493c39e15d32e8230cec559907060c009b1c", homepage="https://physionet.org/content/mimiciii-demo/1.4/"),
-    DataFile("mimic3_demo/PATIENTS.csv", _MIMIC3 + "PATIENTS.csv",
-             "f65803a46bcb88127574bfd0b70d78d4123783d05bb411e70d4c9629edd7b703", homepage="https://physionet.org/content/mimiciii-demo/1.4/"),
-    DataFile("mimic4_demo/hosp/admissions.csv.gz", _MIMIC4 + "hosp/admissions.csv.gz",
-             "b08247c945ce0c69c505cf3427c6442135b89d9ea6315a89d4adb7b1733ce1d4", homepage="https://physionet.org/content/mimic-iv-demo/2.2/"),
-    DataFile("mimic4_demo/hosp/patients.csv.gz", _MIMIC4 + "hosp/patients.csv.gz",
-             "d6f7f45cad83a977cfe40cf80572ad13df3970071c5f91bf2fd319c3903516f0", homepage="https://physionet.org/content/mimic-iv-demo/2.2/"),
-    DataFile("framingham/framingham.csv",
-             "https://raw.githubusercontent.com/harsha3187/framingham-heart-disease-prediction/"
-             "ecf0a1c4067d946163e408e716a67a20af9db9fe/framingham.csv",
-             "def05ef246f93025f0a76fe45b9b6146469eb504492f4a4eeaf1504cf2bff722",
-             normalise=_framingham_normalise, homepage="https://biolincc.nhlbi.nih.gov/teaching/"),
-    DataFile("rhc/rhc.csv.gz", "https://raw.githubusercontent.com/mfotak/Statistical-Models/"
-             "d216ad1233df640b54074fbde0fb695619ef0994/rhc.csv",
-             "d7c8ac0662c08601c26737d073d80036516f650fb5df94dd3b27b962b9c629cc", homepage="https://hbiostat.org/data/"),
-    DataFile("nhanes/NHANES.csv.gz", "https://raw.githubusercontent.com/vittorioaddona/data/"
-             "837ed3ecd080685d78c5b57f7d28ecfcb9dc3ae7/NHANES.csv",
-             "758cfcc09848376557d479a053ed8094f57303fa05adeefe5df6ddb6ff740423", homepage="https://cran.r-project.org/package=NHANES"),
-]}
-
-# %% ../nbs/02_data.ipynb #682dfdcd
-_SHA_CACHE: dict[tuple[str, int, int], str] = {}
-
-def _cached_sha256(path: Path) -> str:
-    """sha256_file of `path`, remembered while its size and modification time stay the same."""
-    st = path.stat(); key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _SHA_CACHE: _SHA_CACHE[key] = sha256_file(path)
-    return _SHA_CACHE[key]
-
-def _fetch_raw(datafile: DataFile, timeout: float) -> tuple[bytes, bytes]:
-    """Download `datafile.url`; return (the payload, the decompressed and normalised content)."""
-    with urllib.request.urlopen(datafile.url, timeout=timeout) as response: payload = response.read()
-    raw = payload
-    if datafile.member is not None:
-        with zipfile.ZipFile(io.BytesIO(payload)) as zf: raw = zf.read(datafile.member)
-    elif raw[:2] == b"\x1f\x8b": raw = gzip.decompress(raw)
-    if datafile.normalise is not None: raw = datafile.normalise(raw)
-    return payload, raw
-
-# %% ../nbs/02_data.ipynb #302fe81b
-def download(datafile: DataFile, # the file to fetch
-             folder: Path | str, # data folder to write it into (under datafile.relpath)
-             timeout: float = 60.0, # seconds to wait for the server
-            ) -> Path:
-    """Download `datafile` into `folder`, verify its checksum and write it atomically; return its path."""
-    target = Path(folder) / datafile.relpath
-    try: payload, raw = _fetch_raw(datafile, timeout)
-    except (urllib.error.URLError, OSError, ValueError, zipfile.BadZipFile, KeyError) as e:
-        raise FairsynthError(f"could not download '{datafile.relpath}' from {datafile.url}: {e}") from e
-    found = hashlib.sha256(raw).hexdigest()
-    if found != datafile.sha256:
-        raise FairsynthError(f"downloaded '{datafile.relpath}' from {datafile.url} has sha256 {found}, expected "
-                             f"{datafile.sha256}; nothing was written")
-    if target.suffix == ".gz":  # keep the upstream gzip bytes when they are the file itself
-        plain_gz = datafile.member is None and datafile.normalise is None and payload[:2] == b"\x1f\x8b"
-        data = payload if plain_gz else gzip.compress(raw, compresslevel=9, mtime=0)
-    else: data = raw
-    with atomic_path(target) as tmp: tmp.write_bytes(data)
-    return target
-
-# %% ../nbs/02_data.ipynb #ca74c746
-def _check(path: Path, datafile: DataFile) -> Path:
-    """Raise unless the file at `path` has the registered checksum."""
-    found = _cached_sha256(path)
-    if found != datafile.sha256:
-        raise FairsynthError(f"checksum mismatch for data file {path} ('{datafile.relpath}'): expected sha256 "
-                             f"{datafile.sha256}, found {found}. Replace it with the published file from "
-                             f"{datafile.url} (or delete it to download a fresh copy).")
-    return path
-
-def locate(datafile: DataFile, # the registered file
-           settings: Settings | None = None, # run settings (data_dir, allow_download); load_settings() when None
-          ) -> Path:
-    """Path of a verified copy of `datafile`: found in a data folder, else downloaded into the first one."""
-    settings = settings or load_settings()
-    for folder in settings.data_dir:
-        for name in datafile.names:
-            if (folder / name).is_file(): return _check(folder / name, datafile)
-    searched = [str(f) for f in settings.data_dir]
-    where = f"'{datafile.relpath}' (or '{datafile.names[1]}') was not found in the data folder(s) {searched}"
-    if not settings.allow_download:
-        raise FairsynthError(f"data file {where} and downloads are off (allow_download = false). Download it from "
-                             f"{datafile.url} into a data folder, or set FAIRSYNTH_ALLOW_DOWNLOAD=true.")
-    if not settings.data_dir:
-        raise FairsynthError(f"data file {where}: no data folder is set to download {datafile.url} into")
-    try: return download(datafile, settings.data_dir[0])
-    except FairsynthError as e: raise FairsynthError(f"data file {where}, and the download failed: {e}") from e
-
-# %% ../nbs/02_data.ipynb #082d644e
-def combine_sha256(checksums: list[str]) -> str:
-    """One checksum for several files: the file's own for one, else the sha256 of their checksums in order."""
-    return checksums[0] if len(checksums) == 1 else hashlib.sha256("\n".join(checksums).encode()).hexdigest()
-
-def _find_in(folder: Path, stem: str) -> Path | None:
-    """The file `stem`.csv or `stem`.csv.gz in `folder` (any letter case), or None."""
-    parent = folder / Path(stem).parent
-    if not parent.is_dir(): return None
-    wanted = {f"{Path(stem).name}.csv".lower(), f"{Path(stem).name}.csv.gz".lower()}
-    hits = sorted(p for p in parent.iterdir() if p.is_file() and p.name.lower() in wanted)
-    return hits[0] if hits else None
-
-def _resolve(datafile: DataFile, # the registered file
-             path: Path | str | None, # the user's file or folder; None = the verified registry copy
-             settings: Settings | None, # run settings
-            ) -> tuple[Path, str]:
-    """(path, sha256) of the file to read for `datafile`."""
-    if path is None: return locate(datafile, settings), datafile.sha256
-    p = Path(path).expanduser()
-    if p.is_dir():
-        stem = datafile.relpath.removesuffix(".gz").removesuffix(".csv")
-        hit = _find_in(p, stem) or _find_in(p, stem.split("/", 1)[1]) or _find_in(p, Path(stem).name)
-        if hit is None: raise FairsynthError(f"no file like '{Path(stem).name}.csv[.gz]' in folder {p}")
-        p = hit
-    if not p.is_file(): raise FairsynthError(f"data file {p} does not exist")
-    return p, sha256_file(p)
+_all_ = ["FILES", "DataFile", "download", "locate", "combine_sha256", "from_csv", "patient_split"]
 
 # %% ../nbs/02_data.ipynb #7035c150
 @dataclasses.dataclass(frozen=True)
@@ -207,9 +53,38 @@ class DatasetInfo:
 
 DATASETS: dict[str, DatasetInfo] = {}
 
-def _register(**kw) -> None:
-    DATASETS[kw["name"]] = DatasetInfo(**kw)
+def dataset(name: str, # registry name, e.g. 'diabetes130'
+            **info: Any, # the other DatasetInfo fields: title, description, sensitive, outcomes, treatment, rows, ...
+           ) -> Callable[[Callable[..., Dataset]], Callable[..., Dataset]]:
+    """Decorator registering a loader in `DATASETS` under `name`; the loader itself is returned unchanged."""
+    def add(loader: Callable[..., Dataset]) -> Callable[..., Dataset]:
+        old = DATASETS.get(name)
+        where = lambda f: f"{f.__module__}.{f.__qualname__}"
+        if old is not None and where(old.loader) != where(loader):  # the same function again (a re-run cell) replaces it
+            raise FairsynthError(f"dataset name '{name}' is already taken by {where(old.loader)}; {where(loader)} needs another")
+        try: DATASETS[name] = DatasetInfo(name=name, loader=loader, **info)
+        except TypeError as e: raise FairsynthError(f"dataset '{name}' ({where(loader)}) cannot be registered: {e}") from e
+        return loader
+    return add
 
+# %% ../nbs/02_data.ipynb #452c2520
+def load_dataset(name: str, # registry name (see list_datasets())
+                 path: Path | str | None = None, # your own copy (file or folder), read as is; None = registry copy
+                 settings: Settings | None = None, # run settings (data folders, downloads); load_settings() when None
+                 **kwargs, # loader options, e.g. drop_expired=False for diabetes130
+                ) -> Dataset:
+    """Load a registered dataset by name as a validated `Dataset`."""
+    if name not in DATASETS:
+        raise FairsynthError(f"unknown dataset '{name}'; known datasets: {sorted(DATASETS)}")
+    return DATASETS[name].loader(path=path, settings=settings, **kwargs)
+
+def list_datasets() -> pd.DataFrame:
+    """One row per registered dataset: roles, default row count, licence and where it comes from."""
+    return pd.DataFrame([{"name": i.name, "description": i.title, "sensitive": ", ".join(f"{k}={v}" for k, v in i.sensitive.items()),
+                          "outcomes": ", ".join(i.outcomes), "treatment": i.treatment or "", "rows": i.rows,
+                          "licence": i.licence, "url": i.url, "homepage": i.homepage} for i in DATASETS.values()])
+
+# %% ../nbs/02_data.ipynb #7b1e5d93
 def _spec(name: str, columns: dict[str, str], id_column: str | None, notes: str = "", **roles) -> DatasetSpec:
     """The spec of a registered dataset, its registry description extended by load-time `notes`."""
     info = DATASETS[name]
@@ -244,7 +119,7 @@ _NHEFS_LABELS = {
                20: "$15,000-19,999", 21: "$20,000-24,999", 22: "$25,000 or more"},
 }
 
-_register(name="nhefs", loader=None, domain="smoking cessation, body weight and mortality of US adults", title="NHEFS smoking-cessation cohort (complete cases, 1971-1992)",
+@dataset("nhefs", domain="smoking cessation, body weight and mortality of US adults", title="NHEFS smoking-cessation cohort (complete cases, 1971-1992)",
     description=("NHEFS: the NHANES I Epidemiologic Follow-up Study, complete cases as used in Hernan & Robins, "
         "'Causal Inference: What If' (1,566 US adults who smoked at the 1971 baseline). Each row is one person: "
         "1971 demographics (sex, race, age, education, marital status, family income band), body size (height, "
@@ -255,7 +130,6 @@ _register(name="nhefs", loader=None, domain="smoking cessation, body weight and 
     sensitive={"sex": "male", "race": "white"}, outcomes=("death",), treatment="qsmk", rows=1566,
     licence="CDC public-use data; causaldata package MIT", url="https://pypi.org/project/causaldata/",
     homepage="https://miguelhernan.org/whatifbook")
-
 def load_nhefs(path: None = None, # not used: the table ships with causaldata
                settings: Settings | None = None, # not used: no file is read
                weight_change: bool = False, # add wt82_71 (weight change 1971-1982, kg): a continuous outcome of qsmk
@@ -310,7 +184,7 @@ _DIABETES_DRUGS = ["metformin", "glipizide", "glyburide", "pioglitazone", "rosig
 _EXPIRED_OR_HOSPICE = {11, 19, 20, 21, 13, 14}  # discharge_disposition_id: expired (11, 19-21), hospice (13, 14)
 LONG_STAY_DAYS = 7  # diabetes130 `long_stay`: a stay of at least this many days (about the longest fifth of encounters)
 
-_register(name="diabetes130", loader=None, domain="diabetic inpatient hospital encounters and readmission", title="UCI Diabetes 130-US hospitals, 1999-2008 (hospital encounters)",
+@dataset("diabetes130", domain="diabetic inpatient hospital encounters and readmission", title="UCI Diabetes 130-US hospitals, 1999-2008 (hospital encounters)",
     description=("Diabetes 130-US hospitals (UCI, Strack et al. 2014): inpatient encounters of diabetic patients "
         "in 130 US hospitals, 1999-2008, each lasting 1-14 days with laboratory tests and medications given. Each "
         "row is one encounter (patients can have several, identified by patient_nbr): race, gender, 10-year age "
@@ -322,16 +196,15 @@ _register(name="diabetes130", loader=None, domain="diabetic inpatient hospital e
         "within 30 days of discharge and readmission at any time. Encounters ending in death or hospice are "
         "excluded unless asked for."),
     sensitive={"race": "Caucasian", "gender": "Male"}, outcomes=("readmit_30d", "readmit_any", "long_stay"), treatment=None,
-    rows=99343, licence="CC BY 4.0", url=_DIABETES_ZIP, homepage=_UCI_DIABETES,
-    files=("diabetes130/diabetic_data.csv.gz",))
-
+    rows=99343, licence="CC BY 4.0", url=FILES["diabetes130/diabetic_data.csv.gz"].url,
+    homepage=FILES["diabetes130/diabetic_data.csv.gz"].homepage, files=("diabetes130/diabetic_data.csv.gz",))
 def load_diabetes130(path: Path | str | None = None, # your diabetic_data.csv[.gz] or its folder; None = registry copy
                      settings: Settings | None = None, # run settings (data folders, downloads)
                      drop_expired: bool = True, # drop encounters ending in death or hospice (cannot be readmitted)
                      id_labels: bool = False, # admission/discharge ids as IDs_mapping.csv labels instead of codes
                     ) -> Dataset:
     """UCI Diabetes 130-US hospitals: one row per encounter, outcomes 30-day and any readmission."""
-    p, sha = _resolve(FILES["diabetes130/diabetic_data.csv.gz"], path, settings)
+    p, sha = resolve(FILES["diabetes130/diabetic_data.csv.gz"], path, settings)
     raw = pd.read_csv(p, keep_default_na=False, na_values=["?"], low_memory=False)
     shas, n_raw = [sha], len(raw)
     if drop_expired: raw = raw[~raw["discharge_disposition_id"].isin(_EXPIRED_OR_HOSPICE)]
@@ -393,7 +266,7 @@ def prepare_admissions(df: pd.DataFrame, # admissions table, one row per admissi
     confounders = tuple(c for c in spec.confounders if c in columns)
     return df, spec.replace(columns=columns, mediators=mediators, confounders=confounders), notes
 
-# %% ../nbs/02_data.ipynb #e2f324d0
+# %% ../nbs/02_data.ipynb #c8e2b4f1
 def _read_lower(path: Path) -> pd.DataFrame:
     """A CSV with lower-cased headers (MIMIC-III ships UPPER-case headers, the demo lower-case)."""
     df = pd.read_csv(path, low_memory=False)
@@ -408,7 +281,36 @@ def _years_between(start: pd.Series, end: pd.Series) -> pd.Series:
 _MIMIC_NOTE = ("MIMIC dates are shifted into the future for privacy; this is a demo of 100 patients only, good for "
                "schema checks and examples but far too small for subgroup statistics.")
 
-_register(name="mimic3_demo", loader=None, domain="intensive care hospital admissions and in-hospital mortality", title="MIMIC-III Clinical Database Demo v1.4: hospital admissions (100 patients)",
+def _load_admissions(name: str, # registry name, 'mimic3_demo' or 'mimic4_demo' (its `files`: admissions, then patients)
+                     patient_columns: list[str], # columns of patients the age needs (subject_id and gender are always joined)
+                     age: Callable[[pd.DataFrame], tuple[pd.Series, str]], # joined table -> (age at admission, a note or '')
+                     categorical: list[str], # categorical columns, in spec order after age and los_days
+                     path: Path | str | None, # the user's folder or files; None = the demo in the registry
+                     settings: Settings | None, # run settings (data folders, downloads)
+                     max_missing: float, # drop columns missing more often than this
+                     impute_sensitive: bool, # fill unknown sensitive values with the mode too
+                    ) -> Dataset:
+    """Admissions joined to patients and prepared as in seed 003: what the MIMIC loaders share."""
+    (pa, sa), (pp, sp) = [resolve(FILES[f], path, settings) for f in DATASETS[name].files]
+    adm, pat = _read_lower(pa), _read_lower(pp)
+    df = adm.merge(pat[["subject_id", "gender", *patient_columns]], on="subject_id", how="left", validate="many_to_one")
+    df["age"], age_note = age(df)
+    df["los_days"] = (_years_between(df["admittime"], df["dischtime"]) * 365.2425).round(3)
+    df["hospital_expire_flag"] = df["hospital_expire_flag"].astype("int64")
+    columns = {"age": "numerical", "los_days": "numerical", **{c: "categorical" for c in categorical}, "hospital_expire_flag": "categorical"}
+    spec = _spec(name, columns, "subject_id", confounders=("age",), mediators=("insurance",))
+    spec = spec.replace(name=name if path is None else name.removesuffix("_demo"))  # a user's full copy: 'mimic3', 'mimic4'
+    df, spec, notes = prepare_admissions(df, spec, max_missing, impute_sensitive)
+    spec = spec.replace(description=" ".join(s for s in (spec.description, age_note, notes) if s))
+    return _finish(df, spec, combine_sha256([sa, sp]), f"{pa}, {pp}")
+
+# %% ../nbs/02_data.ipynb #e2f324d0
+def _mimic3_age(df: pd.DataFrame) -> tuple[pd.Series, str]:
+    """Age at admission from the date of birth, capped at 90 (MIMIC-III shifts ages over 89 to about 300)."""
+    age = _years_between(df["dob"], df["admittime"])
+    return age.clip(upper=90).round(2), f"{int((age > 90).sum())} admission ages over 90 were capped at 90."
+
+@dataset("mimic3_demo", domain="intensive care hospital admissions and in-hospital mortality", title="MIMIC-III Clinical Database Demo v1.4: hospital admissions (100 patients)",
     description=("MIMIC-III (Beth Israel Deaconess Medical Center ICU patients, 2001-2012), admissions table joined to "
         "patients, prepared as in seed 003. Each row is one hospital admission of a patient who stayed in intensive "
         "care: age at admission in years (ages over 89 are shifted by MIMIC to about 300 and capped here at 90), "
@@ -417,33 +319,23 @@ _register(name="mimic3_demo", loader=None, domain="intensive care hospital admis
         "1 if the patient died in hospital; discharge location and death time are left out because they reveal "
         "it. " + _MIMIC_NOTE),
     sensitive={"ethnicity": "WHITE", "gender": "M"}, outcomes=("hospital_expire_flag",), treatment=None, rows=129,
-    licence="ODbL v1.0 (keep LICENSE.txt; attribute PhysioNet/MIT-LCP)", url=_MIMIC3,
+    licence="ODbL v1.0 (keep LICENSE.txt; attribute PhysioNet/MIT-LCP)", url="https://physionet.org/files/mimiciii-demo/1.4/",
     homepage="https://physionet.org/content/mimiciii-demo/1.4/", files=("mimic3_demo/ADMISSIONS.csv", "mimic3_demo/PATIENTS.csv"))
-
 def load_mimic3(path: Path | str | None = None, # folder with ADMISSIONS and PATIENTS (.csv/.csv.gz, any case); None = demo
                 settings: Settings | None = None, # run settings (data folders, downloads)
                 max_missing: float = 0.3, # drop columns missing more often than this (seed 003: 30%)
                 impute_sensitive: bool = False, # fill unknown ethnicity with the mode too (the seed's exact recipe)
                ) -> Dataset:
     """MIMIC-III admissions joined to patients, prepared as in seed 003 (the demo, or your full copy via `path`)."""
-    (pa, sa), (pp, sp) = [_resolve(FILES[f"mimic3_demo/{t}.csv"], path, settings) for t in ("ADMISSIONS", "PATIENTS")]
-    adm, pat = _read_lower(pa), _read_lower(pp)
-    df = adm.merge(pat[["subject_id", "gender", "dob"]], on="subject_id", how="left", validate="many_to_one")
-    age = _years_between(df["dob"], df["admittime"])
-    n_capped = int((age > 90).sum())
-    df["age"] = age.clip(upper=90).round(2)
-    df["los_days"] = (_years_between(df["admittime"], df["dischtime"]) * 365.2425).round(3)
-    df["hospital_expire_flag"] = df["hospital_expire_flag"].astype("int64")
     cat = ["admission_type", "admission_location", "insurance", "language", "religion", "marital_status", "ethnicity", "gender"]
-    columns = {"age": "numerical", "los_days": "numerical", **{c: "categorical" for c in cat}, "hospital_expire_flag": "categorical"}
-    name = "mimic3_demo" if path is None else "mimic3"
-    spec = _spec("mimic3_demo", columns, "subject_id", confounders=("age",), mediators=("insurance",)).replace(name=name)
-    df, spec, notes = prepare_admissions(df, spec, max_missing, impute_sensitive)
-    spec = spec.replace(description=f"{spec.description} {n_capped} admission ages over 90 were capped at 90. {notes}")
-    return _finish(df, spec, combine_sha256([sa, sp]), f"{pa}, {pp}")
+    return _load_admissions("mimic3_demo", ["dob"], _mimic3_age, cat, path, settings, max_missing, impute_sensitive)
 
 # %% ../nbs/02_data.ipynb #4674016a
-_register(name="mimic4_demo", loader=None, domain="hospital admissions and in-hospital mortality", title="MIMIC-IV Clinical Database Demo v2.2: hospital admissions (100 patients)",
+def _mimic4_age(df: pd.DataFrame) -> tuple[pd.Series, str]:
+    """Age at admission: the anchor age plus the years from the anchor year to the admission."""
+    return (df["anchor_age"] + pd.to_datetime(df["admittime"]).dt.year - df["anchor_year"]).astype(float), ""
+
+@dataset("mimic4_demo", domain="hospital admissions and in-hospital mortality", title="MIMIC-IV Clinical Database Demo v2.2: hospital admissions (100 patients)",
     description=("MIMIC-IV (Beth Israel Deaconess Medical Center, 2008-2019), hospital admissions joined to patients, "
         "prepared as in seed 003. Each row is one hospital admission: age at admission in years (anchor age plus the "
         "years from the anchor year; anchor ages over 89 are reported as 91), length of stay in days, admission "
@@ -451,32 +343,21 @@ _register(name="mimic4_demo", loader=None, domain="hospital admissions and in-ho
         "is 1 if the patient died in hospital; discharge location and death time are left out because they reveal "
         "it. " + _MIMIC_NOTE),
     sensitive={"race": "WHITE", "gender": "M"}, outcomes=("hospital_expire_flag",), treatment=None, rows=275,
-    licence="ODbL v1.0 (keep LICENSE.txt; attribute PhysioNet/MIT-LCP)", url=_MIMIC4,
+    licence="ODbL v1.0 (keep LICENSE.txt; attribute PhysioNet/MIT-LCP)", url="https://physionet.org/files/mimic-iv-demo/2.2/",
     homepage="https://physionet.org/content/mimic-iv-demo/2.2/",
     files=("mimic4_demo/hosp/admissions.csv.gz", "mimic4_demo/hosp/patients.csv.gz"))
-
 def load_mimic4(path: Path | str | None = None, # MIMIC-IV folder (with hosp/ inside, or hosp itself); None = demo
                 settings: Settings | None = None, # run settings (data folders, downloads)
                 max_missing: float = 0.3, # drop columns missing more often than this (seed 003: 30%)
                 impute_sensitive: bool = False, # fill unknown race with the mode too (the seed's exact recipe)
                ) -> Dataset:
     """MIMIC-IV admissions joined to patients, prepared as in seed 003 (the demo, or your full copy via `path`)."""
-    (pa, sa), (pp, sp) = [_resolve(FILES[f"mimic4_demo/hosp/{t}.csv.gz"], path, settings) for t in ("admissions", "patients")]
-    adm, pat = _read_lower(pa), _read_lower(pp)
-    df = adm.merge(pat[["subject_id", "gender", "anchor_age", "anchor_year"]], on="subject_id", how="left", validate="many_to_one")
-    df["age"] = (df["anchor_age"] + pd.to_datetime(df["admittime"]).dt.year - df["anchor_year"]).astype(float)
-    df["los_days"] = (_years_between(df["admittime"], df["dischtime"]) * 365.2425).round(3)
-    df["hospital_expire_flag"] = df["hospital_expire_flag"].astype("int64")
     cat = ["admission_type", "admission_location", "insurance", "language", "marital_status", "race", "gender"]
-    columns = {"age": "numerical", "los_days": "numerical", **{c: "categorical" for c in cat}, "hospital_expire_flag": "categorical"}
-    name = "mimic4_demo" if path is None else "mimic4"
-    spec = _spec("mimic4_demo", columns, "subject_id", confounders=("age",), mediators=("insurance",)).replace(name=name)
-    df, spec, notes = prepare_admissions(df, spec, max_missing, impute_sensitive)
-    spec = spec.replace(description=f"{spec.description} {notes}")
-    return _finish(df, spec, combine_sha256([sa, sp]), f"{pa}, {pp}")
+    return _load_admissions("mimic4_demo", ["anchor_age", "anchor_year"], _mimic4_age, cat, path, settings, max_missing,
+                            impute_sensitive)
 
 # %% ../nbs/02_data.ipynb #c13351af
-_register(name="framingham", loader=None, domain="heart disease risk factors and outcomes", title="Framingham Heart Study teaching extract (10-year CHD)",
+@dataset("framingham", domain="heart disease risk factors and outcomes", title="Framingham Heart Study teaching extract (10-year CHD)",
     description=("Framingham Heart Study teaching extract (the widely shared 'framingham.csv'): residents of "
         "Framingham, Massachusetts examined at baseline and followed for ten years. Each row is one participant: "
         "sex, age, education level, current smoking and cigarettes per day, use of blood-pressure medication, "
@@ -488,12 +369,11 @@ _register(name="framingham", loader=None, domain="heart disease risk factors and
     sensitive={"sex": "male"}, outcomes=("TenYearCHD",), treatment="BPMeds", rows=4240,
     licence="unclear (teaching use only)", url=FILES["framingham/framingham.csv"].url,
     homepage="https://biolincc.nhlbi.nih.gov/teaching/", files=("framingham/framingham.csv",))
-
 def load_framingham(path: Path | str | None = None, # your framingham.csv or its folder; None = registry copy
                     settings: Settings | None = None, # run settings (data folders, downloads)
                    ) -> Dataset:
     """Framingham teaching extract: sex, risk factors, BPMeds (treatment) and TenYearCHD; one row per person."""
-    p, sha = _resolve(FILES["framingham/framingham.csv"], path, settings)
+    p, sha = resolve(FILES["framingham/framingham.csv"], path, settings)
     raw = pd.read_csv(p)
     df = raw.drop(columns="male").assign(sex=raw["male"].map({1: "male", 0: "female"}))
     df["education"] = raw["education"].map({1: "some high school", 2: "high school or GED",
@@ -515,7 +395,7 @@ _RHC_FLAGS = ["cardiohx", "chfhx", "dementhx", "psychhx", "chrpulhx", "renalhx",
 _RHC_LABS = ["aps1", "scoma1", "meanbp1", "wblc1", "hrt1", "resp1", "temp1", "pafi1", "alb1", "hema1", "bili1", "crea1",
              "sod1", "pot1", "paco21", "ph1", "wtkilo1"]
 
-_register(name="rhc", loader=None, domain="critical illness, right heart catheterization and survival", title="Right heart catheterization study (SUPPORT, Connors et al. 1996)",
+@dataset("rhc", domain="critical illness, right heart catheterization and survival", title="Right heart catheterization study (SUPPORT, Connors et al. 1996)",
     description=("Right heart catheterization (RHC) data of the SUPPORT study (Connors et al., JAMA 1996): critically "
         "ill adults admitted to intensive care in five US teaching hospitals, 1989-1994. Each row is one patient: "
         "age, sex, race, years of education, income band, insurance class, the primary disease category and cancer "
@@ -529,12 +409,11 @@ _register(name="rhc", loader=None, domain="critical illness, right heart cathete
     sensitive={"race": "white", "sex": "Male"}, outcomes=("dth30", "death"), treatment="swang1", rows=5735,
     licence="public teaching data (no licence file; cite Connors et al. 1996)", url=FILES["rhc/rhc.csv.gz"].url,
     homepage="https://hbiostat.org/data/", files=("rhc/rhc.csv.gz",))
-
 def load_rhc(path: Path | str | None = None, # your rhc.csv[.gz] or its folder; None = registry copy
              settings: Settings | None = None, # run settings (data folders, downloads)
             ) -> Dataset:
     """SUPPORT right heart catheterization: swang1 (treatment), dth30 / death (outcomes); one row per patient."""
-    p, sha = _resolve(FILES["rhc/rhc.csv.gz"], path, settings)
+    p, sha = resolve(FILES["rhc/rhc.csv.gz"], path, settings)
     raw = pd.read_csv(p, index_col=0)
     df = raw[["ptid", "age", "sex", "race", "edu", "income", "ninsclas", "cat1", "ca", "dnr1", *_RHC_LABS, *_RHC_FLAGS]].copy()
     df["swang1"] = _binary(raw["swang1"], "RHC")
@@ -547,7 +426,7 @@ def load_rhc(path: Path | str | None = None, # your rhc.csv[.gz] or its folder; 
     return _finish(df, spec, sha, str(p))
 
 # %% ../nbs/02_data.ipynb #e39f0bc8
-_register(name="nhanes", loader=None, domain="adult health, cardiovascular risk factors and diabetes", title="NHANES 2009-2012 teaching extract, adults (R package NHANES)",
+@dataset("nhanes", domain="adult health, cardiovascular risk factors and diabetes", title="NHANES 2009-2012 teaching extract, adults (R package NHANES)",
     description=("NHANES 2009-2012 (US National Health and Nutrition Examination Survey), the teaching extract of the R "
         "package NHANES, restricted to adults aged 20 and over. Each row is one survey participant: age, gender, "
         "race, education, marital status, poverty ratio (family income / poverty line), BMI, pulse, average "
@@ -558,13 +437,12 @@ _register(name="nhanes", loader=None, domain="adult health, cardiovascular risk 
     sensitive={"Race1": "White", "Gender": "male"}, outcomes=("diabetes", "health_fair_poor"), treatment=None, rows=4654,
     licence="US public domain (CDC); R package NHANES: GPL", url=FILES["nhanes/NHANES.csv.gz"].url,
     homepage="https://cran.r-project.org/package=NHANES", files=("nhanes/NHANES.csv.gz",))
-
 def load_nhanes(path: Path | str | None = None, # your NHANES.csv[.gz] or its folder; None = registry copy
                 settings: Settings | None = None, # run settings (data folders, downloads)
                 min_age: int = 20, # keep participants at least this old
                ) -> Dataset:
     """NHANES 2009-2012 adults, duplicates removed: outcomes diabetes and fair/poor self-rated health."""
-    p, sha = _resolve(FILES["nhanes/NHANES.csv.gz"], path, settings)
+    p, sha = resolve(FILES["nhanes/NHANES.csv.gz"], path, settings)
     raw = pd.read_csv(p)
     adults = raw[raw["Age"] >= min_age]
     uniq = adults.drop_duplicates()
@@ -591,7 +469,7 @@ _ACTG_LABELS = {
     "ivdrug": {"1": "never", "2": "currently", "3": "previously"},
 }
 
-_register(name="actg320", loader=None, domain="HIV treatment trial (AIDS Clinical Trials Group 320)",
+@dataset("actg320", domain="HIV treatment trial (AIDS Clinical Trials Group 320)",
     title="ACTG 320 randomised trial of indinavir (scikit-survival load_aids)",
     description=("ACTG 320 (Hammer et al., NEJM 1997): a randomised, double-blind trial in 1,151 HIV-infected adults "
         "with CD4 counts of 200 per cubic millimetre or less, comparing zidovudine plus lamivudine with or without "
@@ -602,7 +480,6 @@ _register(name="actg320", loader=None, domain="HIV treatment trial (AIDS Clinica
     sensitive={"raceth": "white non-Hispanic", "sex": "male"}, outcomes=("event",), treatment="tx", rows=1151,
     licence="public trial data as distributed by scikit-survival (GPL-3.0)",
     url="https://pypi.org/project/scikit-survival/", homepage="https://scikit-survival.readthedocs.io/")
-
 def load_actg320(path: None = None, # not used: the table ships with scikit-survival
                  settings: Settings | None = None, # not used: no file is read
                 ) -> Dataset:
@@ -624,74 +501,3 @@ def load_actg320(path: None = None, # not used: the table ships with scikit-surv
     covariates = tuple(c for c in columns if c not in {"tx", "event"})
     spec = _spec("actg320", columns, "pid", confounders=covariates)
     return _finish(df, spec, sha256_frame(raw.reset_index(drop=True)), "sksurv.datasets.load_aids")
-
-# %% ../nbs/02_data.ipynb #452c2520
-for _name, _loader in [("nhefs", load_nhefs), ("diabetes130", load_diabetes130), ("mimic3_demo", load_mimic3),
-                       ("mimic4_demo", load_mimic4), ("framingham", load_framingham), ("rhc", load_rhc),
-                       ("nhanes", load_nhanes), ("actg320", load_actg320)]:
-    DATASETS[_name] = dataclasses.replace(DATASETS[_name], loader=_loader)
-
-def load_dataset(name: str, # registry name (see list_datasets())
-                 path: Path | str | None = None, # your own copy (file or folder), read as is; None = registry copy
-                 settings: Settings | None = None, # run settings (data folders, downloads); load_settings() when None
-                 **kwargs, # loader options, e.g. drop_expired=False for diabetes130
-                ) -> Dataset:
-    """Load a registered dataset by name as a validated `Dataset`."""
-    if name not in DATASETS:
-        raise FairsynthError(f"unknown dataset '{name}'; known datasets: {sorted(DATASETS)}")
-    return DATASETS[name].loader(path=path, settings=settings, **kwargs)
-
-def list_datasets() -> pd.DataFrame:
-    """One row per registered dataset: roles, default row count, licence and where it comes from."""
-    return pd.DataFrame([{"name": i.name, "description": i.title, "sensitive": ", ".join(f"{k}={v}" for k, v in i.sensitive.items()),
-                          "outcomes": ", ".join(i.outcomes), "treatment": i.treatment or "", "rows": i.rows,
-                          "licence": i.licence, "url": i.url, "homepage": i.homepage} for i in DATASETS.values()])
-
-# %% ../nbs/02_data.ipynb #a922e73a
-def from_csv(path: Path | str, # your CSV file
-             spec: DatasetSpec, # its spec (column types and roles)
-             **read_csv_kwargs, # passed to pandas.read_csv (sep, na_values, ...)
-            ) -> Dataset:
-    """A user's own table as a validated `Dataset` (columns [id] + spec columns)."""
-    p = Path(path).expanduser()
-    if not p.is_file(): raise FairsynthError(f"data file {p} does not exist")
-    df = pd.read_csv(p, **read_csv_kwargs)
-    validate_frame(df, spec, where=f"file {p}")
-    for c in [*spec.outcomes, *([spec.treatment] if spec.treatment else [])]:
-        if c in df and not df[c].isna().any() and set(pd.unique(df[c])) <= {0, 1}: df[c] = df[c].astype("int64")
-    cols = ([spec.id_column] if spec.id_column else []) + list(spec.columns)
-    return Dataset(df[cols].reset_index(drop=True), spec, sha256_file(p), str(p))
-
-# %% ../nbs/02_data.ipynb #d11402d8
-def patient_split(df: pd.DataFrame, # the table, one row per record
-                  spec: DatasetSpec, # its spec (id_column, default outcome)
-                  test_size: float = 0.3, # fraction of patients (rows when id_column is None) in the test set
-                  seed: int = 0, # random seed; the same seed gives the same split
-                  stratify: bool = True, # keep the default outcome's rate alike on both sides when possible
-                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(train, test) with no patient in both: patients are shuffled as groups (GroupShuffleSplit semantics).
-
-    With `stratify`, the unique patients are split by sklearn's `train_test_split` stratified on each patient's
-    label (1 if any of their rows has the default outcome, -1 if all are missing), so the outcome rate is alike
-    in train and test; it falls back to `GroupShuffleSplit` when a stratum has fewer than 2 patients or the
-    outcome is absent. With `id_column=None` each row is its own patient. Rows keep their original index and order.
-    """
-    if isinstance(test_size, bool) or not isinstance(test_size, (float, int, np.floating)) or not 0 < test_size < 1:
-        raise FairsynthError(f"parameter 'test_size' must be a fraction strictly between 0 and 1, got {test_size!r}")
-    if spec.id_column is not None and spec.id_column not in df:
-        raise FairsynthError(f"id column '{spec.id_column}' of spec '{spec.name}' is not in the table")
-    groups = df[spec.id_column] if spec.id_column else pd.Series(np.arange(len(df)), index=df.index)
-    if groups.isna().any(): raise FairsynthError(f"id column '{spec.id_column}' has missing values")
-    ids = pd.unique(groups)
-    if len(ids) < 2: raise FairsynthError(f"patient_split needs at least 2 patients, found {len(ids)}")
-    test_ids = None
-    if stratify and spec.outcomes and spec.outcome in df:
-        label = df[spec.outcome].groupby(groups.to_numpy()).max().reindex(ids).fillna(-1).astype(int).to_numpy()
-        if len(set(label)) > 1 and pd.Series(label).value_counts().min() >= 2:
-            try: _, test_ids = train_test_split(ids, test_size=test_size, random_state=seed, stratify=label)
-            except ValueError: test_ids = None  # too few patients for every stratum on both sides
-    if test_ids is None:
-        _, test_idx = next(GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed).split(df, groups=groups))
-        test_ids = pd.unique(groups.iloc[test_idx])
-    in_test = groups.isin(set(test_ids)).to_numpy()
-    return df[~in_test], df[in_test]

@@ -1,4 +1,4 @@
-"""Figures, tables and HTML rendering for study reports: a papermill run of a study notebook becomes one
+"""HTML rendering for study reports: a papermill run of a study notebook becomes one
 self-contained HTML page (figures embedded), and `reports/index.html` links every page.
 
 Docs: https://fairsynth.github.io/fairsynth/report.html.md"""
@@ -11,150 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
-import math
-import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Mapping
-
-import matplotlib
-import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
-import seaborn as sns
+from typing import Any, Mapping
 
 from .core import FairsynthError, atomic_path, atomic_write_text, package_dir
-from .spec import DatasetSpec
 
 # %% auto #0
-__all__ = ['REAL_COLOUR', 'log_step', 'colours', 'plot_categorical_bars', 'plot_numeric_overlays', 'plot_correlation_heatmaps',
-           'plot_utility', 'plot_dcr', 'figure_image', 'provenance_html', 'format_table', 'studies_dir', 'render_html',
-           'execute_study', 'write_sidecar', 'build_index']
-
-# %% ../nbs/40_report.ipynb #a3696c0d
-def log_step(message: str, enabled: bool = True) -> None:
-    """Print one timestamped progress line to stderr."""
-    if enabled: print(f"[fairsynth {dt.datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
-
-# %% ../nbs/40_report.ipynb #0ec1f39d
-REAL_COLOUR = "0.55"  # matplotlib grey level of the real data in every figure
-
-def colours(names: Iterable[str]) -> dict[str, str]:
-    """A colour per series name: grey for 'real', then matplotlib's cycle (C0, C1, ...) for the generators."""
-    gens = [n for n in dict.fromkeys(names) if n != "real"]
-    return {"real": REAL_COLOUR, **{g: f"C{i % 10}" for i, g in enumerate(gens)}}
-
-# %% ../nbs/40_report.ipynb #6510dec1
-def _pooled_shares(s: pd.Series, keep: list[str]) -> pd.Series:
-    """Share of each kept level of `s` (as strings), the rest pooled as 'other'."""
-    v = s.astype("string").fillna("(missing)")
-    v = v.where(v.isin(keep), "other (pooled)")
-    return v.value_counts(normalize=True)
-
-def plot_categorical_bars(real: pd.DataFrame, # real rows
-                          synthetic: Mapping[str, pd.DataFrame], # generator name -> synthetic rows
-                          spec: DatasetSpec, # roles and types
-                          columns: list[str] | None = None, # categorical columns to draw (default: all)
-                          max_levels: int = 8, # most frequent levels shown per column; the rest are pooled
-                          min_cell: int = 10, # levels with fewer real rows are pooled into 'other'
-                         ) -> plt.Figure:
-    """Grouped bars of level shares, real beside each generator, one panel per categorical column."""
-    columns = columns or spec.categorical
-    if not columns: raise FairsynthError("plot_categorical_bars: the spec has no categorical column to draw")
-    ncol = 3; nrow = math.ceil(len(columns) / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(5 * ncol, 3.2 * nrow), squeeze=False)
-    for ax, c in zip(axes.flat, columns):
-        counts = real[c].astype("string").fillna("(missing)").value_counts()
-        keep = [k for k in counts.index[:max_levels] if counts[k] >= min_cell]
-        frame = pd.DataFrame({"real": _pooled_shares(real[c], keep),
-                              **{g: _pooled_shares(s[c], keep) for g, s in synthetic.items()}}).fillna(0)
-        order = [k for k in keep if k in frame.index] + [k for k in frame.index if k not in keep]
-        frame.loc[order].plot.bar(ax=ax, width=0.8, legend=False, color=colours(frame.columns))
-        ax.set_title(c); ax.set_ylabel("share"); ax.tick_params(axis="x", labelrotation=45, labelsize=7)
-    for ax in list(axes.flat)[len(columns):]: ax.set_visible(False)
-    fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="upper center", ncol=1 + len(synthetic))
-    fig.tight_layout(rect=(0, 0, 1, 0.94)); plt.close(fig)
-    return fig
-
-# %% ../nbs/40_report.ipynb #40bea266
-def plot_numeric_overlays(real: pd.DataFrame, # real rows
-                          synthetic: Mapping[str, pd.DataFrame], # generator name -> synthetic rows
-                          spec: DatasetSpec, # roles and types
-                          columns: list[str] | None = None, # numerical columns to draw (default: all)
-                         ) -> plt.Figure:
-    """Kernel density overlays of each numerical column, real against each generator."""
-    columns = columns or spec.numerical
-    if not columns: raise FairsynthError("plot_numeric_overlays: the spec has no numerical column to draw")
-    ncol = 3; nrow = math.ceil(len(columns) / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(5 * ncol, 3 * nrow), squeeze=False)
-    palette = colours(["real", *synthetic])
-    for ax, c in zip(axes.flat, columns):
-        for name, frame in {"real": real, **synthetic}.items():
-            x = pd.to_numeric(frame[c], errors="coerce").dropna()
-            if x.nunique() > 1: sns.kdeplot(x=x, ax=ax, label=name, color=palette[name], fill=name == "real",
-                                            alpha=0.35 if name == "real" else 1, warn_singular=False)
-        ax.set_title(c); ax.set_xlabel(""); ax.set_yticks([])
-    for ax in list(axes.flat)[len(columns):]: ax.set_visible(False)
-    fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="upper center", ncol=1 + len(synthetic))
-    fig.tight_layout(rect=(0, 0, 1, 0.93)); plt.close(fig)
-    return fig
-
-# %% ../nbs/40_report.ipynb #ff3c01d3
-def plot_correlation_heatmaps(matrices: Mapping[str, pd.DataFrame], # name ('real', generators) -> correlation matrix
-                             ) -> plt.Figure:
-    """Side-by-side heatmaps of correlation matrices sharing one colour scale."""
-    n = len(matrices)
-    size = max(4.0, 0.35 * max(len(m) for m in matrices.values()))
-    fig, axes = plt.subplots(1, n, figsize=(size * n + 1, size), squeeze=False)
-    for ax, (name, m) in zip(axes.flat, matrices.items()):
-        sns.heatmap(m, ax=ax, vmin=-1, vmax=1, cmap="vlag", square=True, cbar=name == list(matrices)[-1],
-                    xticklabels=True, yticklabels=ax is axes.flat[0])
-        ax.set_title(name); ax.tick_params(labelsize=7)
-    fig.tight_layout(); plt.close(fig)
-    return fig
-
-# %% ../nbs/40_report.ipynb #e5c3d5fa
-def plot_utility(table: pd.DataFrame, # utility_table output: train_on, model, metric, value
-                 metrics: Iterable[str] = ("accuracy", "auroc", "auprc", "f1"), # metrics to draw, one panel each
-                ) -> plt.Figure:
-    """Bars of each utility metric by model, one bar per training table (real or a generator)."""
-    metrics = [m for m in metrics if m in set(table["metric"])]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3.2), squeeze=False)
-    for ax, m in zip(axes.flat, metrics):
-        t = table[table.metric == m].pivot_table(index="model", columns="train_on", values="value")
-        t = t[["real", *[c for c in t.columns if c != "real"]]] if "real" in t.columns else t
-        t.plot.bar(ax=ax, legend=False, rot=0, ylim=(0, 1), color=colours(t.columns)); ax.set_title(m); ax.set_xlabel("")
-    fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="upper center", ncol=t.shape[1])
-    fig.tight_layout(rect=(0, 0, 1, 0.88)); plt.close(fig)
-    return fig
-
-# %% ../nbs/40_report.ipynb #e5ec06bf
-def plot_dcr(distances: pd.DataFrame, # columns generator, source ('synthetic'/'holdout'), dcr
-            ) -> plt.Figure:
-    """Histograms of distance to closest real training record: synthetic rows against real hold-out rows."""
-    gens = list(dict.fromkeys(distances["generator"]))
-    fig, axes = plt.subplots(1, len(gens), figsize=(4.5 * len(gens), 3.2), squeeze=False)
-    for ax, g in zip(axes.flat, gens):
-        d = distances[distances.generator == g]
-        hi = np.nanquantile(d["dcr"], 0.99) if len(d) else 1.0
-        bins = np.linspace(0, max(hi, 1e-9), 40)
-        for src, colour in (("holdout", REAL_COLOUR), ("synthetic", colours(gens)[g])):
-            x = d.loc[d.source == src, "dcr"].clip(upper=hi)
-            ax.hist(x, bins=bins, density=True, alpha=0.55, color=colour, label=f"{src} (n={len(x)})")
-        ax.set_title(g); ax.set_xlabel("L1 distance to closest real training row"); ax.legend(fontsize=7)
-    fig.tight_layout(); plt.close(fig)
-    return fig
-
-# %% ../nbs/40_report.ipynb #008f07c0
-def figure_image(fig: plt.Figure, # a matplotlib figure
-                 dpi: int = 90, # resolution of the embedded PNG
-                ):
-    """The figure as an IPython PNG image, for `display` in study notebooks."""
-    import io
-    from IPython.display import Image
-    buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    return Image(data=buf.getvalue(), format="png")
+__all__ = ['provenance_html', 'studies_dir', 'render_html', 'execute_study', 'build_index']
 
 # %% ../nbs/40_report.ipynb #0af74725
 def provenance_html(prov: Mapping[str, Any], # a core.provenance() record
@@ -169,20 +34,12 @@ def provenance_html(prov: Mapping[str, Any], # a core.provenance() record
     body = "".join(f"<tr><th style='text-align:left'>{esc(k)}</th><td><code>{esc(v)}</code></td></tr>" for k, v in rows)
     return f"<details open><summary><b>Provenance</b></summary><table>{body}</table></details>"
 
-# %% ../nbs/40_report.ipynb #761877e8
-def format_table(df: pd.DataFrame, # a tidy or wide table
-                 digits: int = 3, # decimals shown for floats
-                ) -> pd.io.formats.style.Styler:
-    """A compact, rounded, index-free view of a table for reports."""
-    return df.style.format(precision=digits, na_rep="–").hide(axis="index")
-
 # %% ../nbs/40_report.ipynb #5bf4e0cb
 def studies_dir() -> Path:
-    """Folder holding the papermill study notebooks (nbs/studies in a source checkout)."""
-    for d in (package_dir().parent / "nbs" / "studies", Path.cwd() / "nbs" / "studies"):
-        if d.is_dir(): return d
-    raise FairsynthError("cannot find the study notebooks (nbs/studies): run fairsynth from a source checkout "
-                         "installed with `pip install -e .`")
+    """Folder holding the papermill study notebooks: `fairsynth/notebooks`, shipped inside the package."""
+    d = package_dir() / "notebooks"
+    if not d.is_dir(): raise FairsynthError(f"the study notebooks are missing from the installed package ({d}): reinstall fairsynth")
+    return d
 
 def render_html(notebook: Path | str, # an executed notebook
                 out_html: Path | str, # where the HTML page goes
@@ -207,14 +64,14 @@ def _progress_lines_only(record) -> bool:
     record.msg, record.args = record.getMessage().strip(), ()
     return True
 
-def execute_study(study: str, # study notebook name in nbs/studies, e.g. 'synthesis'
+def execute_study(study: str, # study notebook name in fairsynth/notebooks, e.g. 'synthesis'
                   parameters: dict[str, Any], # papermill parameters
                   out_html: Path | str, # the report page to write
                   title: str, # page title
                   keep_notebook: bool = True, # keep the executed notebook beside the HTML
                   progress: bool = True, # stream progress to the terminal while the notebook runs
                  ) -> Path:
-    """Execute a study notebook with papermill and render it to `out_html`; nothing is left half-written."""
+    """Execute a study notebook with papermill and render it to `out_html`; a failed cell writes nothing."""
     import logging
     import papermill as pm
     template = studies_dir() / f"{study}.ipynb"
@@ -228,20 +85,17 @@ def execute_study(study: str, # study notebook name in nbs/studies, e.g. 'synthe
         logging.getLogger("papermill").addHandler(h); logging.getLogger("papermill").setLevel(logging.INFO)
     with tempfile.TemporaryDirectory(prefix="fairsynth-") as tmp:
         executed = Path(tmp) / f"{study}.ipynb"
-        pm.execute_notebook(str(template), str(executed), parameters=parameters, progress_bar=progress,
-                            log_output=progress, cwd=tmp, kernel_name="python3")
+        try:
+            pm.execute_notebook(str(template), str(executed), parameters=parameters, progress_bar=progress,
+                                log_output=progress, cwd=tmp, kernel_name="python3")
+        except pm.PapermillExecutionError as e:  # the cause, named, and no page: a failed cell never becomes a report
+            raise FairsynthError(f"the {study} report failed, so no page was written ({out_html.name}): {e.ename}: {e.evalue}") from None
         render_html(executed, out_html, title)
         if keep_notebook:
             with atomic_path(out_html.with_suffix(".ipynb")) as t: t.write_bytes(executed.read_bytes())
     return out_html
 
 # %% ../nbs/40_report.ipynb #99daf47d
-def write_sidecar(out_html: Path | str, # the report page
-                  info: Mapping[str, Any], # study, dataset, group, title, summary, provenance
-                 ) -> Path:
-    """Write the JSON sidecar of a report page atomically."""
-    return atomic_write_text(Path(out_html).with_suffix(".json"), json.dumps(dict(info), indent=1, default=str))
-
 def build_index(reports_dir: Path | str, # the reports folder
                ) -> Path:
     """Rebuild `reports_dir/index.html` linking every report page found under `<dataset>/<group>/`."""

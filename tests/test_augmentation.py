@@ -14,10 +14,13 @@ from fairsynth.cli import main
 from fairsynth.core import FairsynthError
 from fairsynth.data import load_dataset
 from fairsynth.generators.base import register
-from fairsynth.studies.augmentation import (METHODS, STANDARD_METHODS, augmentation_cell, count_wins, draw_group_sample,
-                                            draw_seed, paper_table, resolve_design, run_augmentation, smote_rows,
-                                            summarise, synthetic_rows, train_and_score)
-from fairsynth.studies.grid import load_results
+from fairsynth.report import execute_study
+from fairsynth.studies.augmentation import (METHODS, STANDARD_METHODS, STUDY, AugmentationConfig, augmentation_cell,
+                                            augmentation_cells, count_wins, draw_group_sample, paper_table, resolve_design,
+                                            smote_rows, summarise, synthetic_rows, train_and_score)
+from fairsynth.studies.common import draw_seed
+from fairsynth.studies.framework import run_config
+from fairsynth.studies.grid import cell_id, load_results
 
 from test_study import SEEN_BY_SPY as FITTED_ON, SpyCopy, own_table
 
@@ -172,14 +175,74 @@ def test_win_counts_and_best_marking():
 
 
 def test_run_resumes_and_only_computes_new_cells(tmp_path):
-    kw = dict(dataset="nhefs", generators="aug_spy", n_majority=400, n_minority=[100], seed=0, store=tmp_path / "store", progress=False)
-    first = run_augmentation(repeats=2, **kw)
+    kw = dict(dataset="nhefs", generator="aug_spy", n_majority=400, n_minority=100, seed=0, store=str(tmp_path / "store"))
+    [first] = run_config(AugmentationConfig(repeats=2, **kw), progress=False)
     assert len(first.computed) == 4 and not first.failed
-    second = run_augmentation(repeats=3, **kw)
+    [second] = run_config(AugmentationConfig(repeats=3, **kw), progress=False)
     assert sorted(second.skipped) == sorted(first.computed) and len(second.computed) == 2
     r = load_results(tmp_path / "store")
     assert set(r.repeat) == {0, 1, 2} and set(r.method) == {*METHODS, "all"}
     assert {"fit_seconds", "sample_seconds", "train_seconds"} <= set(r.metric)
+
+
+def test_config_cells_are_todays_cells(nhefs):
+    cfg = AugmentationConfig(generator="gaussian_copula,tvae", epochs=5, generator_params='{"curate": true}', n_majority=500,
+                             sensitivity="50,100", n_synthetic=80, group_mode="condition", repeats=2, seed=3)
+    design = STUDY.designs(cfg, nhefs)[0]
+    params = {"gaussian_copula": {"curate": True}, "tvae": {"epochs": 5, "curate": True}}
+    assert STUDY.cells(cfg, nhefs, design) == augmentation_cells("nhefs", resolve_design(nhefs), ["gaussian_copula", "tvae"], 500,
+                                                                 [100, 50], 2, 3, params, 80, "condition")
+    curated = AugmentationConfig(generator="gaussian_copula,tvae", epochs=5, curate=True, n_majority=500, sensitivity="50",
+                                 n_synthetic=80, group_mode="condition", repeats=2, seed=3)
+    assert STUDY.cells(curated, nhefs, design) == STUDY.cells(cfg, nhefs, design)  # --curate is curate=true for every generator
+
+
+def test_a_bad_config_value_names_its_field():
+    for bad, name in [(dict(group_mode="both"), "group_mode"), (dict(epochs=0), "epochs"), (dict(n_minority=1), "n_minority"),
+                      (dict(sensitivity="50,many"), "sensitivity"), (dict(generator_params="{not json"), "generator_params"),
+                      (dict(n_synthetic=0), "n_synthetic"), (dict(jobs=0), "jobs")]:
+        with pytest.raises(FairsynthError, match=f"'{name}'"):
+            AugmentationConfig.from_dict(bad)
+    with pytest.raises(FairsynthError, match="n_minority"):  # a size the group cannot supply fails before any cell runs
+        STUDY.designs(AugmentationConfig(sensitivity="500"), load_dataset("nhefs"))
+
+
+def test_run_controls_and_report_options_leave_the_cells_alone(nhefs):
+    cfg = AugmentationConfig(repeats=2, seed=0, n_majority=500)
+    design = STUDY.designs(cfg, nhefs)[0]
+    cells = STUDY.cells(cfg, nhefs, design)
+    for change in (dict(jobs=4), dict(store="somewhere"), dict(scheduler="tcp://x:8786"), dict(reports=False), dict(explore=False)):
+        assert STUDY.cells(AugmentationConfig(repeats=2, seed=0, n_majority=500, **change), nhefs, design) == cells
+        assert AugmentationConfig(**change).parameters() == AugmentationConfig().parameters()
+
+
+def test_pages_narrow_the_config_to_one_group_and_reuse_its_cells(diabetes):
+    cfg = AugmentationConfig(generator="", n_majority=1000, repeats=1, seed=0)
+    design = STUDY.designs(cfg, diabetes)[0]
+    pages = STUDY.pages(cfg, diabetes, design)
+    assert [(p.notebook, p.folder, p.file) for p in pages] == [("augmentation", "AfricanAmerican", "augmentation.html"),
+                                                                ("augmentation", "Hispanic", "augmentation.html"),
+                                                                ("augmentation", "Asian", "augmentation.html"),
+                                                                ("augmentation_dataset", "all", "augmentation.html")]
+    assert STUDY.store_name(cfg, design) == "augmentation_store"
+    ids = {cell_id(c) for c in STUDY.cells(cfg, diabetes, design)}
+    for page in pages[:3]:
+        narrowed = AugmentationConfig.from_dict({**vars(cfg), **page.overrides})
+        one = STUDY.designs(narrowed, diabetes)[0]
+        assert one.minorities == (page.overrides["minority"],)
+        assert {cell_id(c) for c in STUDY.cells(narrowed, diabetes, one)} <= ids  # the page finds its cells in the study's store
+
+
+def test_report_notebooks_render_from_a_config(tmp_path):
+    config = {"n_majority": 400, "repeats": 1, "seed": 0, "explore": False, "store": str(tmp_path / "store")}
+    group = execute_study("augmentation", {"config": config, "results_dir": str(tmp_path / "g")}, tmp_path / "g" / "augmentation.html",
+                          "group", progress=False).read_text()
+    assert "Table 2" in group and "Provenance" in group and "Traceback" not in group and "Exploratory" in group
+    everything = execute_study("augmentation_dataset", {"config": config, "results_dir": str(tmp_path / "all")},
+                               tmp_path / "all" / "augmentation.html", "all", progress=False).read_text()
+    assert "Gain over the baseline" in everything and "0 computed, 2 skipped" in everything  # the group page's cells, reused
+    meta = json.loads((tmp_path / "g" / "augmentation.json").read_text())
+    assert meta["provenance"]["parameters"]["n_majority"] == 400 and "store" not in meta["provenance"]["parameters"]
 
 
 def test_cli_writes_group_and_dataset_pages(reports_dir):

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
+from fairsynth.audit import get_audit
 from fairsynth.core import FairsynthError
-from fairsynth.generators.llm import get_audit
 from fairsynth.metrics.causal_fairness import (EFFECT_COLUMNS, MEASURE_LABELS, MEASURES, SFM_COEFFICIENTS, CausalRoles,
                                                bias_reduction, causal_effects, causal_fairness_audit, compare_effects,
                                                plot_decomposition, roles_from_spec, sfm_truth, simulated_sfm)

@@ -1,11 +1,15 @@
-"""The seed-001 study: roles, table and split, one repeat's rows, summaries, the LLM arm with the causal audit, the CLI report.
+"""The seed-001 study: roles, table and split, one repeat's rows, summaries, the config, the LLM arm with the causal
+audit, a user's CSV, the CLI report.
 
 The LLM arm talks to `fairsynth.llm.server.LocalLLMServer` started by the test (a stand-in that echoes perturbed
 example rows, not an LLM): no paid API can run here.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -13,19 +17,27 @@ import pytest
 
 import fairsynth.studies.causal_fairness as causal_study
 from fairsynth.cli import main
-from fairsynth.core import FairsynthError
+from fairsynth.core import FairsynthError, load_settings
 from fairsynth.data import load_dataset
-from fairsynth.studies.causal_fairness import (causal_cell, causal_cells, causal_split, causal_table, deviation_table,
-                                               reduction_table, resolve_causal_design, summarise_causal)
+from fairsynth.studies.causal_fairness import (CausalConfig, causal_cell, causal_cells, causal_designs, causal_split,
+                                               causal_table, deviation_table, reduction_table, resolve_causal_design,
+                                               summarise_causal)
+from fairsynth.studies.framework import run_config
 from fairsynth.studies.grid import load_results
 
-FAST = dict(models=["logistic"], methods=["plugin", "dr"], learner="logistic", dr_learner="logistic", n_boot=10,
-            fair_paths=["both"], generator_params={"node_model": "logistic"})
+FAST = dict(models="logistic", methods="plugin,dr", learner="logistic", dr_learner="logistic", n_boot=10,
+            fair_paths="both", generator_params=json.dumps({"node_model": "logistic"}))
 
 
 @pytest.fixture(scope="module")
 def nhanes():
     return load_dataset("nhanes")
+
+
+def grid_cells(ds, **fields) -> list[dict]:
+    """The cells of a CausalConfig on `ds` (seed 0 and one repeat unless given)."""
+    cfg = CausalConfig(**{"dataset": ds.spec.name, "seed": 0, "repeats": 1, **fields})
+    return causal_cells(cfg, ds, causal_designs(cfg, ds)[0])
 
 
 def test_design_roles_defaults_overrides_and_errors(nhanes):
@@ -45,6 +57,10 @@ def test_design_roles_defaults_overrides_and_errors(nhanes):
         resolve_causal_design(nhanes, confounders=("Age",), mediators=("Age",))
     with pytest.raises(FairsynthError, match="confounders"):
         resolve_causal_design(nhanes, confounders=("Shoe size",))
+    # the config's comma-separated roles reach the design; none given: the design's
+    cfg = CausalConfig(dataset="nhanes", confounders="Age", mediators="Education, BMI")
+    assert causal_designs(cfg, nhanes)[0].roles.w == ("Education", "BMI")
+    assert causal_designs(CausalConfig(dataset="nhanes"), nhanes)[0].roles == d.roles
 
 
 def test_table_keeps_two_groups_and_one_row_per_patient_when_asked(nhanes):
@@ -59,6 +75,9 @@ def test_table_keeps_two_groups_and_one_row_per_patient_when_asked(nhanes):
     train, test = causal_split(nhanes, d, seed=5)
     assert not set(train.ID) & set(test.ID) and len(train) + len(test) == len(t)
     assert abs(train.diabetes.mean() - test.diabetes.mean()) < 0.02  # stratified on Y
+    # a spec that excludes a predictor for the outcome (diabetes130: time_in_hospital for long_stay) still splits
+    dtrain, dtest = causal_split(diab, resolve_causal_design(diab), seed=0)
+    assert len(dtrain) + len(dtest) == len(td)
 
 
 def test_cell_rows_identity_and_generators_see_training_rows_only(nhanes, monkeypatch):
@@ -75,8 +94,8 @@ def test_cell_rows_identity_and_generators_see_training_rows_only(nhanes, monkey
         gen.fit = recording_fit
         return gen
 
+    cell = grid_cells(nhanes, **FAST)[0]
     monkeypatch.setattr(causal_study, "get_generator", spy)
-    cell = causal_cells("nhanes", d, repeats=1, seed=0, **FAST)[0]
     rows = causal_cell(cell)
     assert set(rows[rows.kind == "data"].source) == {"real", "real (test)", "faithful", "fair: both"}
     assert set(rows[rows.kind == "predictor"].source) == {"real", "faithful", "fair: both"}
@@ -96,8 +115,7 @@ def test_cell_rows_identity_and_generators_see_training_rows_only(nhanes, monkey
 
 
 def test_fair_data_removes_the_direct_effect_that_faithful_data_keeps(nhanes):
-    d = resolve_causal_design(nhanes)
-    cell = causal_cells("nhanes", d, repeats=1, seed=1, **{**FAST, "generator_params": {}})[0]
+    cell = grid_cells(nhanes, seed=1, **{**FAST, "generator_params": None})[0]
     rows = causal_cell(cell)
     de = rows[(rows.kind == "data") & (rows.method == "dr") & (rows.measure == "de")].set_index("source").estimate
     assert de["real"] > 0.03  # Black participants: a direct effect on diabetes given age, gender and the mediators
@@ -131,32 +149,79 @@ def test_summaries_deviation_and_reduction_on_known_numbers():
     assert red.loc["fair: both", "auroc_change"] == pytest.approx(-0.02)
 
 
-def test_cells_check_parameters_before_running(nhanes):
-    d = resolve_causal_design(nhanes)
+def test_config_checks_parameters_before_running(nhanes):
     with pytest.raises(FairsynthError, match="models"):
-        causal_cells("nhanes", d, models=["svm"])
+        CausalConfig(models="svm")
     with pytest.raises(FairsynthError, match="methods"):
-        causal_cells("nhanes", d, methods=["magic"])
-    with pytest.raises(FairsynthError, match="remove"):
-        causal_cells("nhanes", d, fair_paths=["sideways"])
+        CausalConfig(methods="magic")
+    with pytest.raises(FairsynthError, match="methods"):
+        CausalConfig(methods=" , ")
+    with pytest.raises(FairsynthError, match="fair_paths.*remove"):
+        CausalConfig(fair_paths="sideways")
     with pytest.raises(FairsynthError, match="generator_params"):
-        causal_cells("nhanes", d, generator_params={"mode": "fair"})
+        CausalConfig(generator_params=json.dumps({"mode": "fair"}))
     with pytest.raises(FairsynthError, match="synthetic_factor"):
-        causal_cells("nhanes", d, synthetic_factor=0)
-    assert "synthetic_factor" not in causal_cells("nhanes", d)[0]  # the default leaves older stores valid
-    assert causal_cells("nhanes", d, synthetic_factor=3)[0]["synthetic_factor"] == 3.0
+        CausalConfig(synthetic_factor=0)
+    assert "synthetic_factor" not in grid_cells(nhanes)[0]  # the default leaves older stores valid
+    assert grid_cells(nhanes, synthetic_factor=3)[0]["synthetic_factor"] == 3.0
+
+
+@pytest.mark.parametrize("field, value", [("test_size", 1.0), ("test_size", 0), ("n_boot", -1), ("learner", "svm"),
+                                          ("dr_learner", "tree"), ("max_fit_rows", 0), ("llm_rounds", -1), ("llm_rows", 0),
+                                          ("synthetic_factor", 101), ("repeats", 0), ("generator_params", "{not json"),
+                                          ("llm_params", "[1, 2]"), ("n_boot", "many")])
+def test_a_bad_value_names_its_field(field, value):
+    with pytest.raises(FairsynthError, match=field):
+        CausalConfig(**{field: value})
+
+
+def test_run_controls_and_report_fields_change_no_cell(nhanes):
+    cfg = CausalConfig(dataset="nhanes", seed=0, repeats=2, **FAST)
+    design = causal_designs(cfg, nhanes)[0]
+    cells = causal_cells(cfg, nhanes, design)
+    assert [c["repeat"] for c in cells] == [0, 1]
+    other = dataclasses.replace(cfg, jobs=4, scheduler="tcp://127.0.0.1:8786", store="elsewhere", reports=False,
+                                tolerance=0.2, goal=0.5)
+    assert causal_cells(other, nhanes, design) == cells
+    assert {"jobs", "scheduler", "store", "reports"}.isdisjoint(cfg.parameters())
+    # the same cells as the study made before the framework, key for key
+    assert list(cells[0]) == ["dataset", "spec_path", "attribute", "x0", "x1", "confounders", "mediators", "outcome", "seed",
+                              "test_size", "fair_paths", "generator_params", "models", "methods", "learner", "dr_learner",
+                              "n_boot", "max_fit_rows", "repeat"]
+    assert cells[0]["generator_params"] == '{"node_model": "logistic"}' and cells[0]["x1"] == "Black"
+
+
+def test_importing_the_study_imports_no_llm_client():
+    code = "import sys, fairsynth.studies.causal_fairness; print('openai' in sys.modules, 'fairsynth.generators.llm' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False"]
 
 
 def test_llm_arm_refines_against_the_causal_audit(nhanes, llm_server):
-    d = resolve_causal_design(nhanes)
-    cell = causal_cells("nhanes", d, repeats=1, seed=2, llm_rounds=1, llm_rows=120,
-                        llm_params={"tolerance": 0.0, "backoff_seconds": 0.01}, **FAST)[0]
+    cell = grid_cells(nhanes, seed=2, llm_rounds=1, llm_rows=120,
+                      llm_params=json.dumps({"tolerance": 0.0, "backoff_seconds": 0.01}), **FAST)[0]
     rows = causal_cell(cell)
     assert "llm (causal audit)" in set(rows[rows.kind == "data"].source)
     rounds = rows[rows.measure.str.startswith("refine_max_deviation_round_")]
     assert len(rounds) == 2 and (rounds.estimate >= 0).all()  # tolerance 0: the loop ran its extra round
     prompts = [r["body"]["messages"][-1]["content"] for r in llm_server.requests]
     assert any("Ctf-DE" in p for p in prompts)  # the second round's prompt names the causal measures it missed
+
+
+def test_user_csv_whose_spec_excludes_a_predictor_for_the_outcome(tmp_path):
+    """A CSV + JSON spec with `outcome_excludes` naming a column outside the causal roles runs every cell."""
+    nhefs = load_dataset("nhefs")
+    nhefs.frame.to_csv(tmp_path / "cohort.csv", index=False)
+    spec = {**nhefs.spec.to_dict(), "name": "cohort", "outcome_excludes": {"death": ["cholesterol", "bronch"]}}
+    (tmp_path / "cohort.json").write_text(json.dumps(spec))
+    cfg = CausalConfig(csv=str(tmp_path / "cohort.csv"), spec=str(tmp_path / "cohort.json"), attribute="race",
+                       x1="black or other", confounders="age,sex", mediators="education,income,marital", seed=0, repeats=1,
+                       store=str(tmp_path / "store"), **{**FAST, "n_boot": 5})
+    grid, = run_config(cfg, load_settings({"reports_dir": str(tmp_path / "reports")}), progress=False)
+    assert not grid.failed, grid.failed
+    assert {"real", "faithful", "fair: both"} <= set(grid.results.source)
+    cell = causal_cells(cfg, None, causal_designs(cfg, causal_study.load_study_data(*cfg.source()))[0])[0]
+    assert cell["dataset"] == str((tmp_path / "cohort.csv").resolve()) and cell["spec_path"].endswith("cohort.json")
 
 
 def test_cli_report_and_resume(tmp_path, capsys):
@@ -166,8 +231,10 @@ def test_cli_report_and_resume(tmp_path, capsys):
     assert main(argv) == 0
     page = tmp_path / "nhanes" / "Race1" / "causal_fairness.html"
     html = page.read_text()
-    for text in ("Ctf-DE", "Ctf-IE", "Ctf-SE", "deviation", "reduction", "Why.", "git commit", "fair: both"):
+    for text in ("Ctf-DE", "Ctf-IE", "Ctf-SE", "deviation", "reduction", "Why.", "git commit", "fair: both",
+                 "fairsynth: nhanes causal fairness, Race1 (White vs Black)"):
         assert text in html, text
+    assert str(tmp_path) not in html  # no absolute path in the page
     res = pd.read_parquet(tmp_path / "nhanes" / "Race1" / "causal_fairness_results.parquet")
     assert res.repeat.nunique() == 1 and {"data", "predictor", "score", "generator"} <= set(res.kind)
     side = json.loads(page.with_suffix(".json").read_text())
@@ -182,3 +249,5 @@ def test_cli_names_a_bad_role_and_writes_nothing(tmp_path, capsys):
     assert main(["run", "causal", "--dataset", "nhanes", "--mediators", "Planet", "--reports-dir", str(tmp_path)]) == 2
     assert "Planet" in capsys.readouterr().err
     assert not (tmp_path / "nhanes").exists()
+    assert main(["run", "causal", "--test-size", "1.5", "--reports-dir", str(tmp_path)]) == 2
+    assert "test_size" in capsys.readouterr().err

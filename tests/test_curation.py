@@ -12,7 +12,7 @@ from fairsynth.data import load_dataset, patient_split
 from fairsynth.generators.base import Generator, _REGISTRY, get_generator, list_generators, register
 from fairsynth.generators.curation import (CuratedGenerator, aleatoric_cutoff, cllm_filter, cllm_scores,
                                            fit_label_models, staged_label_probabilities)
-from fairsynth.metrics.tabular import feature_encoder
+from fairsynth.tabular import feature_encoder
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""Tests of fairsynth.data: loaders, checksums, downloads, from_csv and the patient split.
+"""Tests of fairsynth.data (dataset registry and loaders), fairsynth.datafiles (file registry, checksums, downloads)
+and fairsynth.userdata (from_csv, the patient split).
 
 Run with FAIRSYNTH_DATA_DIR pointing at the shared data folder, e.g.
 `FAIRSYNTH_DATA_DIR=/work/shared/data .venv/bin/pytest tests/test_data.py -q`. No test touches the network: the
@@ -12,6 +13,8 @@ import gzip
 import hashlib
 import http.server
 import shutil
+import subprocess
+import sys
 import threading
 import zipfile
 from pathlib import Path
@@ -19,10 +22,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import fairsynth.data
+import fairsynth.datafiles
+import fairsynth.userdata
 from fairsynth.core import FairsynthError, load_settings, sha256_file
-from fairsynth.data import (DATASETS, FILES, DataFile, from_csv, list_datasets, load_dataset, load_mimic3, locate,
-                            patient_split)
-from fairsynth.spec import DatasetSpec, validate_frame
+from fairsynth.data import DATASETS, dataset, list_datasets, load_dataset, load_mimic3
+from fairsynth.datafiles import FILES, DataFile, locate
+from fairsynth.spec import Dataset, DatasetSpec, validate_frame
+from fairsynth.userdata import from_csv, patient_split
 
 # the configured data folders (FAIRSYNTH_DATA_DIR), never downloading: these tests must not need the network
 SETTINGS = load_settings({"allow_download": False})
@@ -58,6 +65,71 @@ def test_registry_covers_every_dataset():
     assert list(table["name"]) == list(DATASETS) and table["rows"].tolist() == [EXPECTED[n][0] for n in table["name"]]
     assert {"description", "sensitive", "outcomes", "treatment", "licence", "url"} <= set(table.columns)
 
+
+# ---------------------------------------------------------------- the three modules, the registration decorator
+
+def test_public_names_stay_importable_from_data():
+    """Modules import these from fairsynth.data: the split into datafiles and userdata must not move them."""
+    for name in ("FILES", "DataFile", "download", "locate", "combine_sha256"):
+        assert getattr(fairsynth.data, name) is getattr(fairsynth.datafiles, name), name
+    for name in ("from_csv", "patient_split"):
+        assert getattr(fairsynth.data, name) is getattr(fairsynth.userdata, name), name
+    wanted = {"DATASETS", "DatasetInfo", "dataset", "load_dataset", "list_datasets", "LONG_STAY_DAYS", "PLACEHOLDERS",
+              "FILES", "DataFile", "download", "locate", "combine_sha256", "from_csv", "patient_split", "icd9_group",
+              "diabetes130_id_labels", "prepare_admissions", *(DATASETS[n].loader.__name__ for n in DATASETS)}
+    assert wanted <= set(fairsynth.data.__all__)
+
+
+def test_file_registry_and_user_data_do_not_import_the_dataset_registry():
+    code = ("import sys, fairsynth.datafiles, fairsynth.userdata; "
+            "print(sorted(m for m in sys.modules if m.startswith('fairsynth.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "['fairsynth.core', 'fairsynth.datafiles', 'fairsynth.spec', 'fairsynth.userdata']"
+
+
+TOY_INFO = dict(title="four made-up patients", description="A test table.", sensitive={"sex": "M"}, outcomes=("dead",),
+                treatment=None, rows=4, licence="none", url="", homepage="")
+
+
+def test_dataset_decorator_registers_a_loader_and_refuses_a_taken_name():
+    frame = pd.DataFrame({"pid": [1, 2, 3, 4], "sex": ["M", "F", "F", "M"], "dead": [0, 1, 0, 1]})
+    spec = DatasetSpec("toy_test", {"sex": "categorical", "dead": "categorical"}, id_column="pid", sensitive={"sex": "M"},
+                       outcomes=("dead",))
+
+    @dataset("toy_test", **TOY_INFO)
+    def load_toy(path=None, settings=None, double=False):
+        return Dataset(pd.concat([frame] * (2 if double else 1), ignore_index=True), spec, "0" * 64, "test")
+    try:
+        assert load_toy.__name__ == "load_toy" and DATASETS["toy_test"].loader is load_toy  # returned unchanged
+        assert load_dataset("toy_test").frame.equals(frame) and len(load_dataset("toy_test", double=True).frame) == 8
+        table = list_datasets()
+        assert table["name"].iloc[-1] == "toy_test" and table["rows"].iloc[-1] == 4
+        with pytest.raises(FairsynthError, match="'nhefs' is already taken by fairsynth.data.load_nhefs"):
+            dataset("nhefs", **TOY_INFO)(load_toy)
+        with pytest.raises(FairsynthError, match="'toy_test' is already taken by .*load_toy"):
+            dataset("toy_test", **TOY_INFO)(lambda path=None, settings=None: None)
+        assert dataset("toy_test", **{**TOY_INFO, "rows": 5})(load_toy) is load_toy  # the same definition again: replaced
+        assert DATASETS["toy_test"].rows == 5 and list(DATASETS)[-1] == "toy_test"
+        with pytest.raises(FairsynthError, match="'toy_missing'.*licence"):
+            dataset("toy_missing", title="x", description="y")(load_toy)
+        assert "toy_missing" not in DATASETS and DATASETS["nhefs"].loader is fairsynth.data.load_nhefs
+    finally:
+        DATASETS.pop("toy_test", None)
+    assert set(DATASETS) == set(EXPECTED)
+
+
+def test_mimic_loaders_share_one_admissions_helper(monkeypatch):
+    before = {name: _load(name) for name in ("mimic3_demo", "mimic4_demo")}  # loaded before the helper is watched
+    calls = []
+    real = fairsynth.data._load_admissions
+    monkeypatch.setattr(fairsynth.data, "_load_admissions", lambda name, *a, **k: calls.append(name) or real(name, *a, **k))
+    for name in ("mimic3_demo", "mimic4_demo"):
+        ds = load_dataset(name, settings=SETTINGS)
+        assert ds.frame.equals(before[name].frame) and ds.spec == before[name].spec and ds.sha256 == before[name].sha256
+    assert calls == ["mimic3_demo", "mimic4_demo"]
+
+
+# ---------------------------------------------------------------- every loader (continued)
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_loader_roles_and_size(name):

@@ -1,6 +1,8 @@
-"""The seed-000 study: design, split, arms, summaries, best-lambda pick, the grid and the CLI report."""
+"""The seed-000 study: design, split, arms, summaries, best-lambda pick, the config, the grid and the reports."""
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import json
 
 import numpy as np
@@ -9,10 +11,13 @@ import pytest
 
 import fairsynth.studies.fairness as fairness_study
 from fairsynth.cli import main
-from fairsynth.core import FairsynthError
+from fairsynth.core import FairsynthError, load_settings
 from fairsynth.data import load_dataset
-from fairsynth.studies.fairness import (SMALL_GROUPS, added_counts, synthetic_counts, best_weight, duplicated_rows, fairness_cell, fairness_cells,
-                                        goal_check, group_of, resolve_fairness_design, study_split, summarise_fairness)
+from fairsynth.report import execute_study
+from fairsynth.studies.fairness import (SMALL_GROUPS, STUDY, FairnessConfig, added_counts, best_weight, duplicated_rows,
+                                        fairness_cell, fairness_cells, fairness_designs, goal_check, group_of,
+                                        resolve_fairness_design, study_split, summarise_fairness, synthetic_counts)
+from fairsynth.studies.framework import add_flags, get_study, run_config
 from fairsynth.studies.grid import load_results
 
 TINY = {"d_model": 16, "n_heads": 2, "n_layers": 1}
@@ -90,8 +95,10 @@ class SpyGenerator:
 def test_generator_sees_training_patients_only(nhanes, monkeypatch):
     monkeypatch.setattr(fairness_study, "get_generator", lambda name, **p: SpyGenerator(**p))
     SpyGenerator.fitted = []
-    d = resolve_fairness_design(nhanes, "Race1")
-    cell = fairness_cells("nhanes", d, "3", repeats=1, generator_params=TINY, models=["logistic"], n_boot=20)[2]
+    cfg = FairnessConfig(dataset="nhanes", attribute="Race1", lambdas="3", repeats=1, seed=0, generator_params=json.dumps(TINY),
+                         models="logistic", n_boot=20)
+    (d,) = fairness_designs(cfg, nhanes)
+    cell = fairness_cells(cfg, nhanes, d)[2]
     assert cell["fairness_weight"] == 3.0
     rows = fairness_cell(cell)
     (fitted,) = SpyGenerator.fitted
@@ -137,16 +144,75 @@ def test_summary_pairs_by_repeat_and_best_weight_respects_f1():
     assert (single.interval == "bootstrap").all() and single.ci_low.tolist() == pytest.approx((single["mean"] - 0.1).tolist())
 
 
-def test_cells_reject_bad_parameters(nhanes):
-    d = resolve_fairness_design(nhanes, "Race1")
-    with pytest.raises(FairsynthError, match="generator_params"):
-        fairness_cells("nhanes", d, generator_params={"fairness_weight": 2})
-    with pytest.raises(FairsynthError, match="fairness_weights"):
-        fairness_cells("nhanes", d, fairness_weights="1,abc")
-    with pytest.raises(FairsynthError, match="repeats"):
-        fairness_cells("nhanes", d, repeats=0)
-    cells = fairness_cells("nhanes", d, "1,5", repeats=2, generator_params=TINY)
+def test_config_fields_name_their_bad_values():
+    for bad, name in [(dict(generator_params='{"fairness_weight": 2}'), "generator_params"), (dict(generator_params="[2]"), "generator_params"),
+                      (dict(lambdas="1,abc"), "lambdas"), (dict(repeats=0), "repeats"), (dict(epochs=0), "epochs"),
+                      (dict(test_size=0.0), "test_size"), (dict(synthetic_ratio=101.0), "synthetic_ratio"), (dict(n_boot=0), "n_boot"),
+                      (dict(models="logistic,svm"), "models"), (dict(augment="majority"), "augment"), (dict(min_group_rows=-1), "min_group_rows"),
+                      (dict(max_fit_rows=0), "max_fit_rows"), (dict(jobs=0), "jobs")]:
+        with pytest.raises(FairsynthError, match=name):
+            FairnessConfig(**bad)
+    with pytest.raises(FairsynthError, match="epochz"):
+        FairnessConfig.from_dict({"epochz": 3})
+
+
+def test_cli_flags_are_todays():
+    parser = add_flags(argparse.ArgumentParser(), FairnessConfig)
+    flags = {o for a in parser._actions for o in a.option_strings} - {"-h", "--help"}
+    assert flags == {"--dataset", "--csv", "--spec", "--attribute", "--privileged", "--outcome", "--lambdas", "--epochs",
+                     "--generator-params", "--synthetic-ratio", "--augment", "--models", "--n-boot", "--test-size",
+                     "--min-group-rows", "--max-fit-rows", "--jobs", "--scheduler", "--store", "--no-reports"}
+    args = parser.parse_args(["--lambdas", "2", "--n-boot", "20", "--augment", "all", "--max-fit-rows", "600", "--no-reports"])
+    assert (args.lambdas, args.n_boot, args.augment, args.max_fit_rows, args.reports) == ("2", 20, "all", 600, False)
+    assert get_study("fairness") is STUDY and FairnessConfig.study == "fairness"
+
+
+def test_cells_designs_pages_and_stores(nhanes):
+    cfg = FairnessConfig(dataset="nhanes", attribute="Race1,Gender", lambdas="1,5", generator_params=json.dumps(TINY)).resolve(load_settings({"repeats": 2, "seed": 0}))
+    race, gender = fairness_designs(cfg, nhanes)
+    assert (race.attribute, gender.attribute, gender.privileged) == ("Race1", "Gender", "male")
+    cells = fairness_cells(cfg, nhanes, race)
     assert len(cells) == 2 * 4 and sorted({c["fairness_weight"] for c in cells if c["fairness_weight"] is not None}) == [0.0, 1.0, 5.0]
+    assert {c["class_weight"] for c in cells} == {"balanced"} and json.loads(cells[1]["generator_params"]) == {**TINY, "epochs": 20}
+    with pytest.raises(FairsynthError, match="n_layerz"):  # unknown generator parameters fail before any cell runs
+        fairness_cells(dataclasses.replace(cfg, generator_params='{"n_layerz": 1}'), nhanes, race)
+    assert STUDY.store_name(cfg, race) == "fairness_store_Race1"
+    (page,) = STUDY.pages(cfg, nhanes, gender)
+    assert (page.folder, page.file, page.overrides) == ("Gender", "fairness.html", {"attribute": "Gender"})
+    assert page.title == "fairsynth: nhanes fair synthetic augmentation, Gender"
+    everywhere = dataclasses.replace(cfg, augment="all")
+    assert STUDY.store_name(everywhere, race) == "fairness_store_Race1_all" and "augment" not in cells[1]
+    (page,) = STUDY.pages(everywhere, nhanes, race)
+    assert page.file == "fairness-all.html" and page.title.endswith("Race1 (all groups)")
+    assert all(c["augment"] == "all" for c in fairness_cells(everywhere, nhanes, race) if c["fairness_weight"] is not None)
+    with pytest.raises(FairsynthError, match="Planet"):
+        fairness_designs(dataclasses.replace(cfg, attribute="Race1,Planet"), nhanes)
+
+
+def test_run_controls_do_not_change_the_cells(nhanes, tmp_path):
+    cfg = FairnessConfig(dataset="nhanes", attribute="Race1", lambdas="2", repeats=1, seed=0)
+    (d,) = fairness_designs(cfg, nhanes)
+    cells = fairness_cells(cfg, nhanes, d)
+    for controls in (dict(jobs=2), dict(jobs=-1, store=str(tmp_path)), dict(scheduler="tcp://nowhere:8786", reports=False)):
+        assert fairness_cells(dataclasses.replace(cfg, **controls), nhanes, d) == cells, controls
+    assert "jobs" not in cfg.parameters() and "store" not in cfg.parameters() and cfg.parameters()["lambdas"] == "2"
+
+
+def test_report_notebook_renders_and_shares_the_store(tmp_path):
+    store = tmp_path / "store"
+    config = {"dataset": "nhanes", "attribute": "Race1", "lambdas": "4", "epochs": 1, "generator_params": json.dumps(TINY),
+              "max_fit_rows": 600, "n_boot": 20, "models": "logistic", "repeats": 1, "seed": 0, "store": str(store)}
+    out = tmp_path / "Race1"
+    page = execute_study("fairness", {"config": config, "results_dir": str(out)}, out / "fairness.html", "fairness", progress=False)
+    html = page.read_text()
+    for text in ("Disparate impact", "Pareto", "worst-group TPR", "best λ", "synthetic λ=4", "git commit"):
+        assert text in html, text
+    assert str(tmp_path) not in html  # no absolute path in the page
+    side = json.loads(page.with_suffix(".json").read_text())
+    assert side["study"] == "fairness" and side["group"] == "Race1" and side["provenance"]["parameters"]["lambdas"] == "4"
+    (grid,) = run_config(FairnessConfig.from_dict({**config, "jobs": 1}), progress=False)
+    assert len(grid.skipped) == 3 and not grid.computed  # the notebook's cells are the Python run's cells
+    assert len(pd.read_parquet(out / "fairness_results.parquet")) == len(grid.results)
 
 
 def test_cli_report_and_resume(tmp_path, capsys):

@@ -18,7 +18,8 @@ from fairsynth.cli import main
 from fairsynth.core import FairsynthError
 from fairsynth.data import load_dataset
 from fairsynth.generators.base import get_generator
-from fairsynth.generators.llm import INSTRUCTIONS, ROLE, LLMGenerator, fidelity_audit, register_audit
+from fairsynth.audit import register_audit
+from fairsynth.generators.llm import INSTRUCTIONS, ROLE, LLMGenerator, fidelity_audit
 from fairsynth.llm.server import echo_rows_responder
 from fairsynth.studies.grid import load_results
 

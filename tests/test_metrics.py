@@ -10,7 +10,7 @@ from fairsynth.core import FairsynthError
 from fairsynth.metrics.fidelity import (column_similarity, correlation_difference, correlation_matrix, detection_auc,
                                         fidelity_summary, quality_score)
 from fairsynth.metrics.privacy import dcr, exact_copy_rate, membership_inference_auc, privacy_summary
-from fairsynth.metrics.tabular import categorical_labels, feature_encoder, xy
+from fairsynth.tabular import categorical_labels, feature_encoder, xy
 from fairsynth.metrics.utility import utility_gap, utility_table
 from fairsynth.spec import DatasetSpec
 

@@ -1,4 +1,5 @@
-"""The seed-004 study: setups and tables, one cell's rows, STEAM against its base on known truth, summaries, the CLI report."""
+"""The seed-004 study: setups and tables, one cell's rows, STEAM against its base on known truth, summaries, the config,
+a table of your own, the CLI report."""
 from __future__ import annotations
 
 import json
@@ -9,11 +10,13 @@ import pytest
 
 import fairsynth.studies.treatment as treatment_study
 from fairsynth.cli import main
-from fairsynth.core import FairsynthError
+from fairsynth.core import FairsynthError, load_settings
+from fairsynth.data import load_dataset
+from fairsynth.studies.framework import run_config
 from fairsynth.studies.grid import load_results
-from fairsynth.studies.treatment import (TREATMENT_DESIGNS, metrics_table, resolve_treatment_design, steam_gain,
-                                         summarise_treatment, treatment_cell, treatment_cells, treatment_data,
-                                         treatment_split)
+from fairsynth.studies.treatment import (STUDY, TREATMENT_DESIGNS, TreatmentConfig, load_treatment, metrics_table,
+                                         resolve_treatment_design, steam_gain, summarise_treatment, treatment_cell,
+                                         treatment_cells, treatment_data, treatment_split)
 
 FAST = dict(bases=["gaussian_copula"], n_simulated=2000)
 
@@ -180,6 +183,77 @@ def test_cli_names_a_bad_outcome_and_writes_nothing(tmp_path, capsys):
     assert main(["run", "treatment", "--setup", "nhefs", "--outcome", "Planet", "--reports-dir", str(tmp_path)]) == 2
     assert "Planet" in capsys.readouterr().err
     assert not (tmp_path / "nhefs").exists()
+
+
+def config_cells(config: TreatmentConfig) -> list[dict]:
+    """The cells the study's runner makes for a config (seed and repeats resolved from the settings)."""
+    cfg = config.resolve(load_settings({"seed": 0, "repeats": 2}))
+    data = load_treatment(cfg)
+    return STUDY.cells(cfg, data, STUDY.designs(cfg, data)[0])
+
+
+def test_config_names_a_bad_field():
+    for bad, name in ((dict(test_size=1.0), "test_size"), (dict(epochs=0), "epochs"), (dict(learners="T,X"), "learners"),
+                      (dict(base_learner="svm"), "base_learner"), (dict(generator_params="{oops"), "generator_params"),
+                      (dict(generator_params='{"tvae": 3}'), "generator_params"), (dict(steam_params="[1]"), "steam_params"),
+                      (dict(bases=" , "), "bases"), (dict(n_simulated=5), "n_simulated"), (dict(max_fit_rows=0), "max_fit_rows")):
+        with pytest.raises(FairsynthError, match=name):
+            TreatmentConfig(**bad)
+
+
+def test_config_cells_are_todays_and_run_controls_do_not_change_them(tmp_path):
+    cfg = TreatmentConfig(dataset="nhefs_weight", bases="gaussian_copula,tvae", epochs=7, generator_params='{"tvae": {"batch_size": 50}}',
+                          learners="T,DR", base_learner="linear", max_fit_rows=500)
+    cells = config_cells(cfg)
+    d = resolve_treatment_design("nhefs_weight")
+    assert cells == treatment_cells("nhefs_weight", d, 2, 0, bases=["gaussian_copula", "tvae"], learners=["T", "DR"],
+                                    generator_params={"gaussian_copula": {}, "tvae": {"epochs": 7, "batch_size": 50}},
+                                    base_learner="linear", max_fit_rows=500)
+    runs = TreatmentConfig(**{**{k: getattr(cfg, k) for k in cfg.parameters()}, "jobs": 2, "store": str(tmp_path),
+                              "scheduler": "tcp://nowhere:8786", "reports": False})
+    assert config_cells(runs) == cells and runs.parameters() == cfg.parameters()
+
+
+def own_table(tmp_path, **spec_changes) -> tuple[str, str]:
+    """NHEFS written out as a CSV of your own with its JSON spec (renamed, and changed as asked)."""
+    ds = load_dataset("nhefs")
+    csv, spec = tmp_path / "cohort.csv", tmp_path / "cohort.json"
+    ds.frame.to_csv(csv, index=False)
+    spec.write_text(json.dumps({**ds.spec.to_dict(), "name": "my_cohort", **spec_changes}))
+    return str(csv), str(spec)
+
+
+def test_a_table_of_your_own_runs_to_completion(tmp_path, capsys):
+    csv, spec = own_table(tmp_path, outcome_excludes={"death": ["cholesterol"]})  # cholesterol: recorded after the outcome
+    cfg = TreatmentConfig(csv=csv, spec=spec, bases="gaussian_copula", learners="T", base_learner="linear", repeats=1, seed=0)
+    data = load_treatment(cfg)
+    design = STUDY.designs(cfg, data)[0]
+    assert (design.treatment, design.outcome, design.group) == ("qsmk", "death", "sex")  # the spec's roles
+    assert "cholesterol" not in data.frame and "cholesterol" not in data.covariates and data.spec.outcome_excludes == {}
+    assert STUDY.folder(data) == "my_cohort" and STUDY.store_name(cfg, design) == "treatment_store_death"
+    page = STUDY.pages(cfg, data, design)[0]
+    assert (page.folder, page.file) == ("death", "treatment.html") and str(tmp_path) not in page.title
+    settings = load_settings({"reports_dir": str(tmp_path / "reports"), "seed": 0, "repeats": 1})
+    [grid] = run_config(cfg, settings, progress=False)
+    assert not grid.failed and len(grid.computed) == 1
+    assert set(grid.results.arm) == {"real", "alone", "steam", "holdout"} and (tmp_path / "reports" / "my_cohort" / "treatment_store_death").is_dir()
+    # the command line with --csv / --spec finds the same cells in the same store
+    argv = ["run", "treatment", "--csv", csv, "--spec", spec, "--bases", "gaussian_copula", "--learners", "T", "--base-learner", "linear",
+            "--repeats", "1", "--seed", "0", "--reports-dir", str(tmp_path / "reports"), "--no-reports"]
+    capsys.readouterr()
+    assert main(argv) == 0 and "0 to compute" in capsys.readouterr().err
+
+
+def test_a_table_without_a_treatment_is_named(tmp_path, capsys):
+    csv, spec = own_table(tmp_path, treatment=None)
+    with pytest.raises(FairsynthError, match="treatment"):
+        load_treatment(TreatmentConfig(csv=csv, spec=spec))
+    assert main(["run", "treatment", "--csv", csv, "--spec", spec, "--reports-dir", str(tmp_path / "reports")]) == 2
+    assert "'treatment'" in capsys.readouterr().err and not (tmp_path / "reports").exists()
+    design = load_treatment(TreatmentConfig(csv=csv, spec=spec, treatment="qsmk", outcome="wt71", group="race")).design
+    assert (design.treatment, design.outcome, design.group) == ("qsmk", "wt71", "race")
+    with pytest.raises(FairsynthError, match="csv"):
+        load_treatment(TreatmentConfig(csv=csv))
 
 
 def test_every_setup_has_a_rationale():

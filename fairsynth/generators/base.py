@@ -22,9 +22,9 @@ from ..core import FairsynthError
 from ..spec import DatasetSpec, validate_frame
 
 # %% auto #0
-__all__ = ['MAX_NUMERIC_LEVELS', 'BUILTIN_GENERATORS', 'check_positive_int', 'check_seed', 'training_frame', 'seen_levels',
-           'check_conditions', 'restore_dtypes', 'Generator', 'register', 'known_generators', 'generator_class',
-           'get_generator', 'list_generators']
+__all__ = ['MAX_NUMERIC_LEVELS', 'BUILTIN_GENERATORS', 'check_positive_int', 'check_seed', 'check_device_name', 'training_frame',
+           'seen_levels', 'check_conditions', 'restore_dtypes', 'Generator', 'register', 'known_generators',
+           'generator_class', 'get_generator', 'list_generators']
 
 # %% ../../nbs/10_generators.base.ipynb #4f436d7e
 def check_positive_int(value: Any, # the value passed
@@ -40,6 +40,13 @@ def check_seed(seed: Any) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise FairsynthError(f"parameter 'seed' must be a non-negative integer, got {seed!r}")
     return int(seed)
+
+def check_device_name(device: Any, # 'auto', 'cpu', 'cuda', 'cuda:N' or None (the run settings' device)
+                     ) -> None:
+    """Raise a FairsynthError naming 'device' unless `device` is None or one of the accepted spellings."""
+    if device is not None and (not isinstance(device, str) or not (device in ("auto", "cpu", "cuda") or
+                                                                  (device.startswith("cuda:") and device[5:].isdigit()))):
+        raise FairsynthError(f"parameter 'device' must be 'auto', 'cpu', 'cuda', 'cuda:N' or None, got {device!r}")
 
 # %% ../../nbs/10_generators.base.ipynb #a06b70e4
 def training_frame(df: pd.DataFrame, # the table to learn from (may hold the id column and others)
@@ -109,23 +116,28 @@ class Generator(BaseEstimator):
     """Base of every fairsynth generator: `fit(df, spec)` then `sample(n, conditions, seed)`."""
     name: ClassVar[str] = ""  # registry name, set by `register`
     kind: ClassVar[str] = "other"  # family listed by `list_generators`: 'sdv', 'baseline', 'fair', 'causal', 'llm'
+    sample_stats_: dict[str, float]  # counters of the last sample() call (e.g. LLM calls, curation kept/rejected); {} when none are kept
 
     def __init__(self, seed: int = 0, # default seed of `fit` and `sample` (a `sample(seed=...)` overrides it)
                 ):
         self.seed = seed
+
+    def _check_params(self) -> None:
+        """Validate the `__init__` parameters (no data); raise a FairsynthError naming the culprit."""
+        check_seed(self.seed)
 
     def fit(self, df: pd.DataFrame, # training table (the id column, if present, is dropped)
             spec: DatasetSpec, # roles and column types
            ) -> Generator:
         """Learn the table's distribution; return the fitted generator."""
         start = time.perf_counter()
-        check_seed(self.seed)
+        self._check_params()
         data = training_frame(df, spec)
         self.spec_, self.columns_, self.dtypes_ = spec, list(spec.columns), data.dtypes.to_dict()
         self.categories_ = {c: seen_levels(data[c]) for c in spec.categorical}
         few = [c for c in spec.numerical if data[c].nunique() <= MAX_NUMERIC_LEVELS]
         self.numeric_levels_ = {c: seen_levels(data[c]) for c in few}
-        self.n_train_rows_ = len(data)
+        self.n_train_rows_, self.sample_stats_ = len(data), {}
         self._fit(data, spec)
         self.fit_seconds_ = time.perf_counter() - start
         return self
@@ -213,7 +225,10 @@ def get_generator(name: str, # registry name, e.g. 'tvae'
     unknown = [p for p in params if p not in accepted]
     if unknown:
         raise FairsynthError(f"generator '{name}' has no parameter(s) {unknown}; accepted parameters: {accepted}")
-    if curate is None or (isinstance(curate, (bool, np.bool_)) and not curate): return cls(**params)
+    if curate is None or (isinstance(curate, (bool, np.bool_)) and not curate):
+        gen = cls(**params)
+        gen._check_params()  # a bad value fails now, before any data is touched
+        return gen
     if isinstance(curate, (bool, np.bool_)): wrapper = {}
     elif isinstance(curate, Mapping): wrapper = dict(curate)
     else: raise FairsynthError(f"parameter 'curate' must be true, false or a dict of 'curated' generator parameters, got {curate!r}")

@@ -19,9 +19,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.ensemble import (HistGradientBoostingClassifier, HistGradientBoostingRegressor, RandomForestClassifier,
-                              RandomForestRegressor)
-from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
@@ -29,11 +27,12 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from ..core import FairsynthError
+from ..models import MODEL_CHOICES, MODELS, get_model
 from .base import MAX_NUMERIC_LEVELS, Generator, check_positive_int, register, seen_levels
 from ..spec import DatasetSpec
 
 # %% auto #0
-__all__ = ['FAIR_PATHS', 'NODE_MODELS', 'NUMERIC_MODES', 'MODES', 'REFINES', 'REJECTION_MIN_RATE', 'DISCRIMINATOR_PARAMS',
+__all__ = ['FAIR_PATHS', 'NODE_MODELS', 'NUMERIC_MODES', 'MODES', 'REFINES', 'REJECTION_MIN_RATE', 'DISCRIMINATOR_MODEL',
            'SINGLE_THREAD_ROWS', 'check_roles', 'sfm_dag', 'topological_order', 'check_dag', 'learn_dag',
            'ParentEncoder', 'NumericBins', 'node_estimator', 'NodeModel', 'check_remove', 'CausalDAGGenerator']
 
@@ -322,7 +321,7 @@ class NumericBins:
         return out
 
 # %% ../../nbs/18_generators.causal.ipynb #abbc8857
-NODE_MODELS = ("boosting", "logistic", "forest")  # built-in node estimators
+NODE_MODELS = tuple(MODEL_CHOICES["causal_generator"])  # built-in node estimators: 'boosting', 'logistic', 'forest'
 NUMERIC_MODES = ("bins", "residual")  # how numerical columns with many values are drawn
 
 def node_estimator(node_model: str | Callable, # 'boosting', 'logistic', 'forest' or callable(kind) -> estimator
@@ -336,15 +335,11 @@ def node_estimator(node_model: str | Callable, # 'boosting', 'logistic', 'forest
         if not (hasattr(est, "fit") and hasattr(est, need)):
             raise FairsynthError(f"parameter 'node_model': the callable returned {est!r} for kind={kind!r}; it needs fit() and {need}()")
         return est
-    if node_model == "boosting":
-        opts = dict(max_iter=100, max_leaf_nodes=15, min_samples_leaf=20, early_stopping=True, random_state=seed)
-        return HistGradientBoostingClassifier(**opts) if kind == "classifier" else HistGradientBoostingRegressor(**opts)
-    if node_model == "logistic":
-        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000) if kind == "classifier" else Ridge(alpha=1.0))
-    if node_model == "forest":
-        opts = dict(n_estimators=100, min_samples_leaf=10, random_state=seed, n_jobs=1)
-        return RandomForestClassifier(**opts) if kind == "classifier" else RandomForestRegressor(**opts)
-    raise FairsynthError(f"parameter 'node_model' must be one of {NODE_MODELS} or a callable, got {node_model!r}")
+    if node_model not in NODE_MODELS:
+        raise FairsynthError(f"parameter 'node_model' must be one of {NODE_MODELS} or a callable, got {node_model!r}")
+    name = MODEL_CHOICES["causal_generator"][node_model]
+    est = get_model(name, kind, seed)
+    return make_pipeline(StandardScaler(), est) if MODELS[name].scale == "standard" else est
 
 # %% ../../nbs/18_generators.causal.ipynb #14707e91
 def _draw_codes(proba: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -458,7 +453,7 @@ class NodeModel:
 MODES = ("faithful", "fair")  # generator modes
 REFINES = ("none", "discriminator")  # post-hoc refinements
 REJECTION_MIN_RATE = 1e-3  # a rejection condition is refused when fewer rows than this share match
-DISCRIMINATOR_PARAMS = dict(max_iter=100, max_leaf_nodes=15, min_samples_leaf=20, early_stopping=False)  # the refinement's real-vs-generated classifier
+DISCRIMINATOR_MODEL = "boosting_100_leaves15_nostop"  # fairsynth.models name of the refinement's real-vs-generated classifier
 SINGLE_THREAD_ROWS = 50_000  # below this many training rows the estimators run on one OpenMP thread (faster on small data)
 
 def _seed_for(seed: int, stream: int) -> int:
@@ -505,9 +500,13 @@ class CausalDAGGenerator(Generator):
     # --- checks -------------------------------------------------------------------------------------------
     def _check_params(self) -> None:
         """Validate the parameters that do not depend on the data."""
+        super()._check_params()
         if self.mode not in MODES: raise FairsynthError(f"parameter 'mode' must be one of {MODES}, got {self.mode!r}")
-        removed = check_remove(self.remove)
-        self.removed_ = removed if self.mode == "fair" else ()
+        check_remove(self.remove)
+        for name in ("attribute", "outcome"):
+            if not isinstance(getattr(self, name), (str, type(None))):
+                raise FairsynthError(f"parameter '{name}' must be a column name or None, got {getattr(self, name)!r}")
+        _names(self.confounders, "confounders"); _names(self.mediators, "mediators")
         if not callable(self.node_model) and self.node_model not in NODE_MODELS:
             raise FairsynthError(f"parameter 'node_model' must be one of {NODE_MODELS} or a callable, got {self.node_model!r}")
         if self.numeric not in NUMERIC_MODES: raise FairsynthError(f"parameter 'numeric' must be one of {NUMERIC_MODES}, got {self.numeric!r}")
@@ -569,7 +568,7 @@ class CausalDAGGenerator(Generator):
         with self._threads(): self._fit_models(data, spec)
 
     def _fit_models(self, data: pd.DataFrame, spec: DatasetSpec) -> None:
-        self._check_params()
+        self.removed_ = check_remove(self.remove) if self.mode == "fair" else ()
         self._resolve_roles(data, spec)
         self.dag_ = self._resolve_dag(data, spec)
         self.order_ = list(self.dag_)
@@ -595,7 +594,7 @@ class CausalDAGGenerator(Generator):
         self.discriminator_encoder_ = ParentEncoder(keep_nan=True).fit(data, spec.columns)
         both = np.vstack([self.discriminator_encoder_.transform(data), self.discriminator_encoder_.transform(generated)])
         label = np.r_[np.ones(len(data), int), np.zeros(len(generated), int)]
-        model = HistGradientBoostingClassifier(**DISCRIMINATOR_PARAMS, random_state=self.seed)
+        model = get_model(DISCRIMINATOR_MODEL, seed=self.seed)
         folds = StratifiedKFold(5, shuffle=True, random_state=self.seed)
         held_out = cross_val_predict(clone(model), both, label, cv=folds, method="predict_proba")[:, 1]
         self.refine_auc_ = float(roc_auc_score(label, held_out))

@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 
 from ..core import FairsynthError
+from ..models import get_model
 from .base import Generator, check_positive_int, generator_class, get_generator, register
-from ..metrics.tabular import categorical_labels, feature_encoder, require_columns
+from ..tabular import categorical_labels, feature_encoder, require_columns
 from ..spec import DatasetSpec
 
 # %% auto #0
@@ -86,8 +86,8 @@ def fit_label_models(real: pd.DataFrame, # the small real set
                           f"{'no label' if classes.size == 0 else f'a single class ({int(classes[0])})'}", UserWarning, stacklevel=2)
             continue
         model = Pipeline([("encode", feature_encoder(spec, features, scale=None)),
-                          ("boost", GradientBoostingClassifier(n_estimators=n_estimators, max_depth=max_depth,
-                                                               learning_rate=learning_rate, random_state=seed))])
+                          ("boost", get_model("gradient_boosting", seed=seed, n_estimators=n_estimators, max_depth=max_depth,
+                                              learning_rate=learning_rate))])
         models[outcome] = model.fit(real.loc[known, features], y[known].astype(int))
     return models
 
@@ -229,6 +229,8 @@ class CuratedGenerator(Generator):
         self.oversample, self.max_rounds, self.seed = oversample, max_rounds, seed
 
     def _check_params(self) -> None:
+        """Validate the parameters, the wrapped generator's included (built here, never fitted)."""
+        super()._check_params()
         check_confidence_threshold(self.confidence_threshold); check_aleatoric_threshold(self.aleatoric_threshold)
         check_positive_int(self.max_rounds, "max_rounds"); check_boosting(self.n_estimators, self.max_depth, self.learning_rate)
         if isinstance(self.oversample, bool) or not isinstance(self.oversample, (int, float)) or not 1 <= self.oversample < math.inf:
@@ -236,13 +238,17 @@ class CuratedGenerator(Generator):
         if not isinstance(self.generator, str): raise FairsynthError(f"parameter 'generator' must be a generator name, got {self.generator!r}")
         if self.generator_params is not None and not isinstance(self.generator_params, Mapping):
             raise FairsynthError(f"parameter 'generator_params' must be a dict of '{self.generator}' parameters, got {self.generator_params!r}")
+        get_generator(self.generator, **self._inner_params())
 
-    def _fit(self, data: pd.DataFrame, spec: DatasetSpec) -> None:
-        self._check_params()
-        outcomes = check_outcomes(spec, None)
+    def _inner_params(self) -> dict[str, Any]:
+        """Parameters of the wrapped generator: `generator_params`, with the wrapper's seed unless they set one."""
         params = dict(self.generator_params or {})
         if "seed" in inspect.signature(generator_class(self.generator).__init__).parameters: params.setdefault("seed", self.seed)
-        self.generator_ = get_generator(self.generator, **params).fit(data, spec)
+        return params
+
+    def _fit(self, data: pd.DataFrame, spec: DatasetSpec) -> None:
+        outcomes = check_outcomes(spec, None)
+        self.generator_ = get_generator(self.generator, **self._inner_params()).fit(data, spec)
         self.label_models_ = fit_label_models(data, spec, outcomes, self.n_estimators, self.max_depth, self.learning_rate, self.seed)
         self.outcomes_ = outcomes
         self.unassessed_outcomes_ = [o for o in outcomes if o not in self.label_models_]

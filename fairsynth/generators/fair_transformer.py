@@ -22,10 +22,11 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from fastcore.basics import patch
 from torch import nn
 
 from ..core import FairsynthError, atomic_path, load_settings, resolve_device, set_seed, sha256_frame
-from .base import MAX_NUMERIC_LEVELS, Generator, check_positive_int, register, seen_levels
+from .base import MAX_NUMERIC_LEVELS, Generator, check_device_name, check_positive_int, register, seen_levels
 from ..spec import DatasetSpec, check_binary_outcome
 
 # %% auto #0
@@ -278,9 +279,7 @@ def check_number(value: Any, # the value passed
 def check_device(device: Any, # 'auto', 'cpu', 'cuda', 'cuda:N' or None (the run settings' device)
                 ) -> str:
     """The torch device to use, else a FairsynthError naming 'device'."""
-    if device is not None and (not isinstance(device, str) or not (device in ("auto", "cpu", "cuda") or
-                                                                  (device.startswith("cuda:") and device[5:].isdigit()))):
-        raise FairsynthError(f"parameter 'device' must be 'auto', 'cpu', 'cuda', 'cuda:N' or None, got {device!r}")
+    check_device_name(device)
     try: resolved = resolve_device(device or load_settings().device)
     except FairsynthError as e: raise FairsynthError(f"parameter 'device': {e}") from None
     if resolved.startswith("cuda:") and int(resolved[5:]) >= torch.cuda.device_count():
@@ -334,9 +333,9 @@ class FairTransformerGenerator(Generator):
         self.fairness_rows_per_group, self.device = fairness_rows_per_group, device
         self.checkpoint_dir, self.checkpoint_every, self.verbose, self.seed = checkpoint_dir, checkpoint_every, verbose, seed
 
-    # --- checks and preparation ---------------------------------------------------------------------------
-    def _check_params(self, data: pd.DataFrame, spec: DatasetSpec) -> None:
-        """Validate every parameter against the data and spec; set attribute_, outcome_, device_."""
+    def _check_params(self) -> None:
+        """Validate the parameters (no data); each error names its parameter."""
+        super()._check_params()
         check_number(self.fairness_weight, "fairness_weight", 0)
         if self.fairness not in FAIRNESS_KINDS: raise FairsynthError(f"parameter 'fairness' must be one of {FAIRNESS_KINDS}, got {self.fairness!r}")
         for name in ("epochs", "batch_size", "d_model", "n_heads", "n_layers", "n_bins", "fairness_rows_per_group", "checkpoint_every"):
@@ -347,219 +346,253 @@ class FairTransformerGenerator(Generator):
         if not isinstance(self.verbose, (bool, np.bool_)): raise FairsynthError(f"parameter 'verbose' must be true or false, got {self.verbose!r}")
         if self.checkpoint_dir is not None and not isinstance(self.checkpoint_dir, (str, Path)):
             raise FairsynthError(f"parameter 'checkpoint_dir' must be a folder path or None, got {type(self.checkpoint_dir).__name__}")
-        attribute = self.attribute if self.attribute is not None else next(iter(spec.sensitive), None)
-        if attribute is None: raise FairsynthError(f"parameter 'attribute': spec '{spec.name}' declares no sensitive attribute; pass one")
-        if attribute not in spec.sensitive:
-            raise FairsynthError(f"parameter 'attribute': {attribute!r} is not a sensitive attribute of '{spec.name}'; sensitive: {list(spec.sensitive)}")
-        if spec.columns.get(attribute) != "categorical":
-            raise FairsynthError(f"parameter 'attribute': column '{attribute}' must be categorical, it is {spec.columns.get(attribute)}")
-        outcome = self.outcome if self.outcome is not None else (spec.outcomes[0] if spec.outcomes else None)
-        if outcome is None: raise FairsynthError(f"parameter 'outcome': spec '{spec.name}' declares no outcome; the fairness term needs one")
-        if outcome not in spec.outcomes:
-            raise FairsynthError(f"parameter 'outcome': {outcome!r} is not an outcome of '{spec.name}'; outcomes: {list(spec.outcomes)}")
-        if outcome == attribute: raise FairsynthError(f"parameters 'attribute' and 'outcome' must differ, both are {outcome!r}")
-        check_binary_outcome(data[outcome], outcome, f"the training table of '{spec.name}' (parameter 'outcome')")
-        if data[attribute].nunique() < 2:
-            raise FairsynthError(f"parameter 'attribute': column '{attribute}' has fewer than 2 groups in the training rows")
-        self.attribute_, self.outcome_, self.device_ = attribute, outcome, check_device(self.device)
+        for name in ("attribute", "outcome"):
+            if not isinstance(getattr(self, name), (str, type(None))):
+                raise FairsynthError(f"parameter '{name}' must be a column name or None (the spec's), got {getattr(self, name)!r}")
+        check_device_name(self.device)
 
-    def _group_and_outcome(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Group index (-1: missing or unknown) and outcome 0/1 (-1: missing or absent) of each row."""
-        if self.attribute_ not in frame: raise FairsynthError(f"parameter 'frame' has no column '{self.attribute_}' (the attribute)")
-        values = frame[self.attribute_]
-        group = pd.Categorical(values.astype(object).where(values.notna()), categories=self.groups_).codes.astype(np.int64)
-        y = frame[self.outcome_].astype(float).to_numpy(na_value=np.nan) if self.outcome_ in frame else np.full(len(frame), np.nan)
-        return group, np.where(np.isnan(y), -1, y).astype(np.int64)
+# %% ../../nbs/17_generators.fair_transformer.ipynb #b68cec00
+@patch
+def _resolve_roles(self: FairTransformerGenerator, data: pd.DataFrame, spec: DatasetSpec) -> None:
+    """Check the attribute and the outcome against the spec and the training rows; set attribute_, outcome_, device_."""
+    attribute = self.attribute if self.attribute is not None else next(iter(spec.sensitive), None)
+    if attribute is None: raise FairsynthError(f"parameter 'attribute': spec '{spec.name}' declares no sensitive attribute; pass one")
+    if attribute not in spec.sensitive:
+        raise FairsynthError(f"parameter 'attribute': {attribute!r} is not a sensitive attribute of '{spec.name}'; sensitive: {list(spec.sensitive)}")
+    if spec.columns.get(attribute) != "categorical":
+        raise FairsynthError(f"parameter 'attribute': column '{attribute}' must be categorical, it is {spec.columns.get(attribute)}")
+    outcome = self.outcome if self.outcome is not None else (spec.outcomes[0] if spec.outcomes else None)
+    if outcome is None: raise FairsynthError(f"parameter 'outcome': spec '{spec.name}' declares no outcome; the fairness term needs one")
+    if outcome not in spec.outcomes:
+        raise FairsynthError(f"parameter 'outcome': {outcome!r} is not an outcome of '{spec.name}'; outcomes: {list(spec.outcomes)}")
+    if outcome == attribute: raise FairsynthError(f"parameters 'attribute' and 'outcome' must differ, both are {outcome!r}")
+    check_binary_outcome(data[outcome], outcome, f"the training table of '{spec.name}' (parameter 'outcome')")
+    if data[attribute].nunique() < 2:
+        raise FairsynthError(f"parameter 'attribute': column '{attribute}' has fewer than 2 groups in the training rows")
+    self.attribute_, self.outcome_, self.device_ = attribute, outcome, check_device(self.device)
 
-    def _cell_counts(self, group: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """(groups, 2) rows per group and outcome value, rows lacking either left out."""
-        keep, counts = (group >= 0) & (y >= 0), np.zeros((len(self.groups_), 2), dtype=np.int64)
-        np.add.at(counts, (group[keep], y[keep]), 1)
-        return counts
+# %% ../../nbs/17_generators.fair_transformer.ipynb #06d69d76
+@patch
+def _group_and_outcome(self: FairTransformerGenerator, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Group index (-1: missing or unknown) and outcome 0/1 (-1: missing or absent) of each row."""
+    if self.attribute_ not in frame: raise FairsynthError(f"parameter 'frame' has no column '{self.attribute_}' (the attribute)")
+    values = frame[self.attribute_]
+    group = pd.Categorical(values.astype(object).where(values.notna()), categories=self.groups_).codes.astype(np.int64)
+    y = frame[self.outcome_].astype(float).to_numpy(na_value=np.nan) if self.outcome_ in frame else np.full(len(frame), np.nan)
+    return group, np.where(np.isnan(y), -1, y).astype(np.int64)
 
-    def _prepare(self, data: pd.DataFrame, spec: DatasetSpec) -> torch.Tensor:
-        """Tokenise the training rows; set the order, tokenizer, groups, cells and rate weights. Return the tokens."""
-        self.order_ = token_order(spec, self.attribute_, self.outcome_)
-        self.tokenizer_ = RecordTokenizer(self.n_bins).fit(data[self.order_], spec.columns)
-        self.groups_ = list(self.categories_[self.attribute_])
-        levels = self.tokenizer_.levels_[self.outcome_]
-        self.outcome_levels_ = [next(v for v in levels if v == k) for k in (0, 1)]
-        self.outcome_tokens_ = [self.tokenizer_.token(self.outcome_, v) for v in self.outcome_levels_]
-        group, y = self._group_and_outcome(data)
-        counts = self._cell_counts(group, y)
-        self.cell_counts_ = pd.DataFrame(counts, index=pd.Index(self.groups_, name=self.attribute_), columns=["y=0", "y=1"])
-        self.rate_weights_ = rate_weights(counts, self.fairness)
-        if len(self.rate_weights_) < 2:
-            need = "rows with outcome 1" if self.fairness == "tpr" else "rows"
-            raise FairsynthError(f"parameter 'attribute': fewer than 2 groups of '{self.attribute_}' have {need} of "
-                                 f"'{self.outcome_}' in the training table; the gap needs two")
-        cell, used = np.where((group >= 0) & (y >= 0), 2 * group + y, -1), self.rate_weights_.sum(axis=0) > 0
-        self._cells = [torch.as_tensor(np.flatnonzero(cell == c) if used[c] else np.zeros(0, dtype=np.int64))
-                       for c in range(2 * len(self.groups_))]  # only the cells the rates read ('tpr': the y=1 cells)
-        return torch.as_tensor(self.tokenizer_.encode(data[self.order_]))
+# %% ../../nbs/17_generators.fair_transformer.ipynb #46379f17
+@patch
+def _cell_counts(self: FairTransformerGenerator, group: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(groups, 2) rows per group and outcome value, rows lacking either left out."""
+    keep, counts = (group >= 0) & (y >= 0), np.zeros((len(self.groups_), 2), dtype=np.int64)
+    np.add.at(counts, (group[keep], y[keep]), 1)
+    return counts
 
-    def _draw_cells(self, per_cell: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """(training row indices, their cells): up to `per_cell` rows of each (group, outcome) cell, without replacement."""
-        rows, cells = [], []
-        for c, members in enumerate(self._cells):
-            if len(members) == 0: continue
-            if len(members) > per_cell: members = members[torch.randperm(len(members), generator=generator)[:per_cell]]
-            rows.append(members)
-            cells.append(torch.full((len(members),), c, dtype=torch.int64))
-        return torch.cat(rows), torch.cat(cells)
+# %% ../../nbs/17_generators.fair_transformer.ipynb #9b386cd9
+@patch
+def _prepare(self: FairTransformerGenerator, data: pd.DataFrame, spec: DatasetSpec) -> torch.Tensor:
+    """Tokenise the training rows; set the order, tokenizer, groups, cells and rate weights. Return the tokens."""
+    self.order_ = token_order(spec, self.attribute_, self.outcome_)
+    self.tokenizer_ = RecordTokenizer(self.n_bins).fit(data[self.order_], spec.columns)
+    self.groups_ = list(self.categories_[self.attribute_])
+    levels = self.tokenizer_.levels_[self.outcome_]
+    self.outcome_levels_ = [next(v for v in levels if v == k) for k in (0, 1)]
+    self.outcome_tokens_ = [self.tokenizer_.token(self.outcome_, v) for v in self.outcome_levels_]
+    group, y = self._group_and_outcome(data)
+    counts = self._cell_counts(group, y)
+    self.cell_counts_ = pd.DataFrame(counts, index=pd.Index(self.groups_, name=self.attribute_), columns=["y=0", "y=1"])
+    self.rate_weights_ = rate_weights(counts, self.fairness)
+    if len(self.rate_weights_) < 2:
+        need = "rows with outcome 1" if self.fairness == "tpr" else "rows"
+        raise FairsynthError(f"parameter 'attribute': fewer than 2 groups of '{self.attribute_}' have {need} of "
+                             f"'{self.outcome_}' in the training table; the gap needs two")
+    cell, used = np.where((group >= 0) & (y >= 0), 2 * group + y, -1), self.rate_weights_.sum(axis=0) > 0
+    self._cells = [torch.as_tensor(np.flatnonzero(cell == c) if used[c] else np.zeros(0, dtype=np.int64))
+                   for c in range(2 * len(self.groups_))]  # only the cells the rates read ('tpr': the y=1 cells)
+    return torch.as_tensor(self.tokenizer_.encode(data[self.order_]))
 
-    def _outcome_probability(self, hidden_last: torch.Tensor) -> torch.Tensor:
-        """p(y=1 | the other columns) from the last position's hidden states (rows, d_model): a differentiable tensor."""
-        logits = self.model_.logits(hidden_last[:, None], self.model_.n_columns - 1)[:, 0, self.outcome_tokens_]
-        return torch.softmax(logits, dim=-1)[:, 1]
+# %% ../../nbs/17_generators.fair_transformer.ipynb #05b540fa
+@patch
+def _draw_cells(self: FairTransformerGenerator, per_cell: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """(training row indices, their cells): up to `per_cell` rows of each (group, outcome) cell, without replacement."""
+    rows, cells = [], []
+    for c, members in enumerate(self._cells):
+        if len(members) == 0: continue
+        if len(members) > per_cell: members = members[torch.randperm(len(members), generator=generator)[:per_cell]]
+        rows.append(members)
+        cells.append(torch.full((len(members),), c, dtype=torch.int64))
+    return torch.cat(rows), torch.cat(cells)
 
-    # --- training -------------------------------------------------------------------------------------------
-    def _fit(self, data: pd.DataFrame, spec: DatasetSpec) -> None:
-        self._check_params(data, spec)
-        dev, lam = torch.device(self.device_), float(self.fairness_weight)
-        tokens = self._prepare(data, spec).to(dev)
-        set_seed(self.seed)
-        self.model_ = CausalTableTransformer(self.tokenizer_.sizes_, self.d_model, self.n_heads, self.n_layers, self.dropout).to(dev)
-        optimizer = torch.optim.Adam(self.model_.parameters(), lr=float(self.learning_rate))
-        batches = seeded_generator(self.seed, 0)
-        eval_rows, eval_cells = self._draw_cells(4 * self.fairness_rows_per_group, seeded_generator(self.seed, 1))
-        evaluation = (tokens[eval_rows.to(dev)], eval_cells.to(dev))
-        weights = torch.as_tensor(self.rate_weights_, dtype=torch.float32, device=dev)
-        self.history_, self.epoch_seconds_ = pd.DataFrame(columns=HISTORY_COLUMNS, dtype=float), []
-        self.checkpoint_path_ = self._checkpoint_path(data, spec)
-        self.resumed_epochs_, keep_checkpoint = self._load_checkpoint(optimizer, batches)
-        for epoch in range(self.resumed_epochs_, self.epochs):
-            start = time.perf_counter()
-            nll, fair = self._train_epoch(tokens, optimizer, batches, weights, lam)
-            self.model_.eval()
-            with torch.no_grad():
-                hidden = self.model_.hidden(self.model_.inputs(evaluation[0]))[:, -1]
-                gap = soft_group_gap(self._outcome_probability(hidden), evaluation[1], weights).item()
-            seconds = time.perf_counter() - start
-            row = {"epoch": epoch + 1, "nll": nll, "fairness": fair, "loss": nll + lam * fair if lam > 0 else nll,
-                   "gap": gap, "seconds": seconds}
-            self.history_ = pd.DataFrame([*self.history_.to_dict(orient="records"), row], columns=HISTORY_COLUMNS, dtype=float)
-            self.epoch_seconds_.append(seconds)
-            if self.verbose:
-                print(f"fair_transformer epoch {epoch + 1}/{self.epochs}: nll {nll:.3f}  fairness {fair:.4f}  gap {gap:.4f}  "
-                      f"({seconds:.2f} s)", flush=True)
-            if self.checkpoint_path_ is not None and not keep_checkpoint and (epoch + 1 == self.epochs or (epoch + 1) % self.checkpoint_every == 0):
-                self._save_checkpoint(epoch + 1, optimizer, batches)
-        self.history_ = self.history_.astype({"epoch": int})
-        self.model_.eval()
+# %% ../../nbs/17_generators.fair_transformer.ipynb #4b087046
+@patch
+def _outcome_probability(self: FairTransformerGenerator, hidden_last: torch.Tensor) -> torch.Tensor:
+    """p(y=1 | the other columns) from the last position's hidden states (rows, d_model): a differentiable tensor."""
+    logits = self.model_.logits(hidden_last[:, None], self.model_.n_columns - 1)[:, 0, self.outcome_tokens_]
+    return torch.softmax(logits, dim=-1)[:, 1]
 
-    def _train_epoch(self, tokens: torch.Tensor, optimizer: torch.optim.Optimizer, batches: torch.Generator,
-                     weights: torch.Tensor, lam: float) -> tuple[float, float]:
-        """One pass over the training rows; return the mean NLL per record and the mean fairness term (NaN when λ = 0)."""
-        model, dev, n = self.model_.train(), tokens.device, len(tokens)
-        order = torch.randperm(n, generator=batches).to(dev)
-        nll_sum, fair_sum, steps = torch.zeros((), device=dev), torch.zeros((), device=dev), 0
-        for first in range(0, n, self.batch_size):
-            batch = tokens[order[first:first + self.batch_size]]
-            m = len(batch)
-            if lam > 0:  # the NLL rows and the fairness rows share one pass
-                fair_rows, fair_cells = self._draw_cells(self.fairness_rows_per_group, batches)
-                hidden = model.hidden(model.inputs(torch.cat([batch, tokens[fair_rows.to(dev)]])))
-                logits = model.logits(hidden[:m])
-                fair = soft_group_gap(self._outcome_probability(hidden[m:, -1]), fair_cells.to(dev), weights)
-            else: logits = model(model.inputs(batch))
-            nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.reshape(-1), reduction="sum") / m
-            loss = nll + lam * fair if lam > 0 else nll
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            nll_sum += nll.detach() * m  # bookkeeping only, after the backward pass
-            if lam > 0: fair_sum += fair.detach()
-            steps += 1
-        return (nll_sum / n).item(), (fair_sum / steps).item() if lam > 0 else math.nan
+# %% ../../nbs/17_generators.fair_transformer.ipynb #afed4890
+@patch
+def _train_epoch(self: FairTransformerGenerator, tokens: torch.Tensor, optimizer: torch.optim.Optimizer, batches: torch.Generator,
+                 weights: torch.Tensor, lam: float) -> tuple[float, float]:
+    """One pass over the training rows; return the mean NLL per record and the mean fairness term (NaN when λ = 0)."""
+    model, dev, n = self.model_.train(), tokens.device, len(tokens)
+    order = torch.randperm(n, generator=batches).to(dev)
+    nll_sum, fair_sum, steps = torch.zeros((), device=dev), torch.zeros((), device=dev), 0
+    for first in range(0, n, self.batch_size):
+        batch = tokens[order[first:first + self.batch_size]]
+        m = len(batch)
+        if lam > 0:  # the NLL rows and the fairness rows share one pass
+            fair_rows, fair_cells = self._draw_cells(self.fairness_rows_per_group, batches)
+            hidden = model.hidden(model.inputs(torch.cat([batch, tokens[fair_rows.to(dev)]])))
+            logits = model.logits(hidden[:m])
+            fair = soft_group_gap(self._outcome_probability(hidden[m:, -1]), fair_cells.to(dev), weights)
+        else: logits = model(model.inputs(batch))
+        nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.reshape(-1), reduction="sum") / m
+        loss = nll + lam * fair if lam > 0 else nll
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        nll_sum += nll.detach() * m  # bookkeeping only, after the backward pass
+        if lam > 0: fair_sum += fair.detach()
+        steps += 1
+    return (nll_sum / n).item(), (fair_sum / steps).item() if lam > 0 else math.nan
 
-    # --- checkpoints ----------------------------------------------------------------------------------------
-    def _checkpoint_path(self, data: pd.DataFrame, spec: DatasetSpec) -> Path | None:
-        """Checkpoint file of this configuration and training data (None without checkpoint_dir)."""
-        if self.checkpoint_dir is None: return None
-        params = {k: v for k, v in self.get_params().items() if k not in ("epochs", "checkpoint_dir", "checkpoint_every", "verbose")}
-        params["device"] = self.device_
-        blob = json.dumps({"format": 1, "params": params, "spec": spec.to_dict(), "data_sha256": sha256_frame(data)},
-                          sort_keys=True, default=str)
-        return Path(self.checkpoint_dir) / f"fair_transformer-{hashlib.sha256(blob.encode()).hexdigest()[:20]}.pt"
+# %% ../../nbs/17_generators.fair_transformer.ipynb #d2260a1a
+@patch
+def _checkpoint_path(self: FairTransformerGenerator, data: pd.DataFrame, spec: DatasetSpec) -> Path | None:
+    """Checkpoint file of this configuration and training data (None without checkpoint_dir)."""
+    if self.checkpoint_dir is None: return None
+    params = {k: v for k, v in self.get_params().items() if k not in ("epochs", "checkpoint_dir", "checkpoint_every", "verbose")}
+    params["device"] = self.device_
+    blob = json.dumps({"format": 1, "params": params, "spec": spec.to_dict(), "data_sha256": sha256_frame(data)},
+                      sort_keys=True, default=str)
+    return Path(self.checkpoint_dir) / f"fair_transformer-{hashlib.sha256(blob.encode()).hexdigest()[:20]}.pt"
 
-    def _save_checkpoint(self, epoch: int, optimizer: torch.optim.Optimizer, batches: torch.Generator) -> None:
-        """Write model, optimizer, random states and history after `epoch` epochs, atomically."""
-        state = {"format": 1, "epoch": epoch, "model": self.model_.state_dict(), "optimizer": optimizer.state_dict(),
-                 "torch_rng": torch.get_rng_state(), "batch_rng": batches.get_state(),
-                 "cuda_rng": torch.cuda.get_rng_state(self.device_) if self.device_.startswith("cuda") else None,
-                 "history": self.history_.to_dict(orient="list"), "epoch_seconds": list(self.epoch_seconds_)}
-        with atomic_path(self.checkpoint_path_) as tmp: torch.save(state, tmp)
+# %% ../../nbs/17_generators.fair_transformer.ipynb #a839b1fa
+@patch
+def _save_checkpoint(self: FairTransformerGenerator, epoch: int, optimizer: torch.optim.Optimizer, batches: torch.Generator) -> None:
+    """Write model, optimizer, random states and history after `epoch` epochs, atomically."""
+    state = {"format": 1, "epoch": epoch, "model": self.model_.state_dict(), "optimizer": optimizer.state_dict(),
+             "torch_rng": torch.get_rng_state(), "batch_rng": batches.get_state(),
+             "cuda_rng": torch.cuda.get_rng_state(self.device_) if self.device_.startswith("cuda") else None,
+             "history": self.history_.to_dict(orient="list"), "epoch_seconds": list(self.epoch_seconds_)}
+    with atomic_path(self.checkpoint_path_) as tmp: torch.save(state, tmp)
 
-    def _load_checkpoint(self, optimizer: torch.optim.Optimizer, batches: torch.Generator) -> tuple[int, bool]:
-        """Restore the checkpoint if there is one within `epochs`; return (epochs it holds, whether to leave the file alone)."""
-        path = self.checkpoint_path_
-        if path is None or not path.is_file(): return 0, False
-        try: state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e: raise FairsynthError(f"cannot read checkpoint {path}: {e}; delete it to start afresh") from None
-        if state["epoch"] > self.epochs:
-            warnings.warn(f"checkpoint {path} holds {state['epoch']} epochs, more than epochs={self.epochs}: "
-                          "training from scratch and leaving it untouched", UserWarning, stacklevel=4)
-            return 0, True
-        self.model_.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["torch_rng"])
-        batches.set_state(state["batch_rng"])
-        if state["cuda_rng"] is not None and self.device_.startswith("cuda"): torch.cuda.set_rng_state(state["cuda_rng"], self.device_)
-        self.history_ = pd.DataFrame(state["history"], columns=HISTORY_COLUMNS, dtype=float)
-        self.epoch_seconds_ = [float(s) for s in state["epoch_seconds"]]
-        return int(state["epoch"]), False
+# %% ../../nbs/17_generators.fair_transformer.ipynb #87007a8c
+@patch
+def _load_checkpoint(self: FairTransformerGenerator, optimizer: torch.optim.Optimizer, batches: torch.Generator) -> tuple[int, bool]:
+    """Restore the checkpoint if there is one within `epochs`; return (epochs it holds, whether to leave the file alone)."""
+    path = self.checkpoint_path_
+    if path is None or not path.is_file(): return 0, False
+    try: state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e: raise FairsynthError(f"cannot read checkpoint {path}: {e}; delete it to start afresh") from None
+    if state["epoch"] > self.epochs:
+        warnings.warn(f"checkpoint {path} holds {state['epoch']} epochs, more than epochs={self.epochs}: "
+                      "training from scratch and leaving it untouched", UserWarning, stacklevel=4)
+        return 0, True
+    self.model_.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["torch_rng"])
+    batches.set_state(state["batch_rng"])
+    if state["cuda_rng"] is not None and self.device_.startswith("cuda"): torch.cuda.set_rng_state(state["cuda_rng"], self.device_)
+    self.history_ = pd.DataFrame(state["history"], columns=HISTORY_COLUMNS, dtype=float)
+    self.epoch_seconds_ = [float(s) for s in state["epoch_seconds"]]
+    return int(state["epoch"]), False
 
-    # --- sampling and the generator as a classifier ----------------------------------------------------------
-    def _sample(self, n: int, conditions: dict[str, Any], seed: int) -> pd.DataFrame:
-        """`n` rows drawn column by column; a condition forces its column's token (exact-token forcing)."""
-        model, dev = self.model_.eval(), torch.device(self.device_)
-        forced = {self.order_.index(c): self.tokenizer_.token(c, v) for c, v in conditions.items()}
-        generator = torch.Generator(device=dev).manual_seed(seed)
-        parts = []
-        with torch.no_grad():
-            for first in range(0, n, SAMPLE_BATCH_ROWS):
-                m = min(SAMPLE_BATCH_ROWS, n - first)
-                inputs = torch.full((m, 1), model.start_token, dtype=torch.int64, device=dev)
-                for j in range(model.n_columns):
-                    if j in forced: token = torch.full((m,), forced[j], dtype=torch.int64, device=dev)
-                    else:
-                        logits = model.logits(model.hidden(inputs)[:, -1:], j)[:, 0]
-                        token = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator)[:, 0]
-                    inputs = torch.cat([inputs, token[:, None]], dim=1)
-                parts.append(inputs[:, 1:].cpu())
-        return self.tokenizer_.decode(torch.cat(parts).numpy(), seed)[self.columns_]
-
-    def _tokens_of(self, frame: pd.DataFrame, with_outcome: bool) -> torch.Tensor:
-        """Token tensor of `frame`'s rows (the outcome set to its 0 level when `with_outcome` is false: it is never an input)."""
-        if not hasattr(self, "model_"): raise FairsynthError("FairTransformerGenerator is not fitted yet: call fit(df, spec) first")
-        if not isinstance(frame, pd.DataFrame): raise FairsynthError(f"parameter 'frame' must be a pandas DataFrame, got {type(frame).__name__}")
-        if not with_outcome: frame = frame.assign(**{self.outcome_: self.outcome_levels_[0]})
-        return torch.as_tensor(self.tokenizer_.encode(frame)).to(torch.device(self.device_))
-
-    def outcome_probabilities(self, frame: pd.DataFrame, # rows with the spec's columns (the outcome may be absent)
-                             ) -> np.ndarray:
-        """p(outcome = 1 | the row's other columns) under the fitted generator, one per row."""
-        tokens, out = self._tokens_of(frame, with_outcome=False), []
+# %% ../../nbs/17_generators.fair_transformer.ipynb #9b94db53
+@patch
+def _fit(self: FairTransformerGenerator, data: pd.DataFrame, spec: DatasetSpec) -> None:
+    self._resolve_roles(data, spec)
+    dev, lam = torch.device(self.device_), float(self.fairness_weight)
+    tokens = self._prepare(data, spec).to(dev)
+    set_seed(self.seed)
+    self.model_ = CausalTableTransformer(self.tokenizer_.sizes_, self.d_model, self.n_heads, self.n_layers, self.dropout).to(dev)
+    optimizer = torch.optim.Adam(self.model_.parameters(), lr=float(self.learning_rate))
+    batches = seeded_generator(self.seed, 0)
+    eval_rows, eval_cells = self._draw_cells(4 * self.fairness_rows_per_group, seeded_generator(self.seed, 1))
+    evaluation = (tokens[eval_rows.to(dev)], eval_cells.to(dev))
+    weights = torch.as_tensor(self.rate_weights_, dtype=torch.float32, device=dev)
+    self.history_, self.epoch_seconds_ = pd.DataFrame(columns=HISTORY_COLUMNS, dtype=float), []
+    self.checkpoint_path_ = self._checkpoint_path(data, spec)
+    self.resumed_epochs_, keep_checkpoint = self._load_checkpoint(optimizer, batches)
+    for epoch in range(self.resumed_epochs_, self.epochs):
+        start = time.perf_counter()
+        nll, fair = self._train_epoch(tokens, optimizer, batches, weights, lam)
         self.model_.eval()
         with torch.no_grad():
-            for first in range(0, len(tokens), SAMPLE_BATCH_ROWS):
-                hidden = self.model_.hidden(self.model_.inputs(tokens[first:first + SAMPLE_BATCH_ROWS]))[:, -1]
-                out.append(self._outcome_probability(hidden).cpu())
-        return torch.cat(out).numpy().astype(float) if out else np.zeros(0)
+            hidden = self.model_.hidden(self.model_.inputs(evaluation[0]))[:, -1]
+            gap = soft_group_gap(self._outcome_probability(hidden), evaluation[1], weights).item()
+        seconds = time.perf_counter() - start
+        row = {"epoch": epoch + 1, "nll": nll, "fairness": fair, "loss": nll + lam * fair if lam > 0 else nll,
+               "gap": gap, "seconds": seconds}
+        self.history_ = pd.DataFrame([*self.history_.to_dict(orient="records"), row], columns=HISTORY_COLUMNS, dtype=float)
+        self.epoch_seconds_.append(seconds)
+        if self.verbose:
+            print(f"fair_transformer epoch {epoch + 1}/{self.epochs}: nll {nll:.3f}  fairness {fair:.4f}  gap {gap:.4f}  "
+                  f"({seconds:.2f} s)", flush=True)
+        if self.checkpoint_path_ is not None and not keep_checkpoint and (epoch + 1 == self.epochs or (epoch + 1) % self.checkpoint_every == 0):
+            self._save_checkpoint(epoch + 1, optimizer, batches)
+    self.history_ = self.history_.astype({"epoch": int})
+    self.model_.eval()
 
-    def fairness_loss(self, frame: pd.DataFrame, # real rows with the spec's columns
-                     ) -> torch.Tensor:
-        """The fairness term (soft group gap of the generator's outcome probabilities) on `frame`, attached to the graph."""
-        if not hasattr(self, "model_"): raise FairsynthError("FairTransformerGenerator is not fitted yet: call fit(df, spec) first")
-        group, y = self._group_and_outcome(frame)
-        weights = rate_weights(self._cell_counts(group, y), self.fairness)
-        if len(weights) < 2:
-            raise FairsynthError(f"parameter 'frame': fewer than 2 groups of '{self.attribute_}' can be rated ({self.fairness}) "
-                                 f"on its rows with '{self.outcome_}' present")
-        keep, dev = (group >= 0) & (y >= 0), torch.device(self.device_)
-        tokens = self._tokens_of(frame[keep], with_outcome=True)
-        self.model_.eval()
-        p = self._outcome_probability(self.model_.hidden(self.model_.inputs(tokens))[:, -1])
-        cells = torch.as_tensor(2 * group[keep] + y[keep], device=dev)
-        return soft_group_gap(p, cells, torch.as_tensor(weights, dtype=torch.float32, device=dev))
+# %% ../../nbs/17_generators.fair_transformer.ipynb #2489808e
+@patch
+def _sample(self: FairTransformerGenerator, n: int, conditions: dict[str, Any], seed: int) -> pd.DataFrame:
+    """`n` rows drawn column by column; a condition forces its column's token (exact-token forcing)."""
+    model, dev = self.model_.eval(), torch.device(self.device_)
+    forced = {self.order_.index(c): self.tokenizer_.token(c, v) for c, v in conditions.items()}
+    generator = torch.Generator(device=dev).manual_seed(seed)
+    parts = []
+    with torch.no_grad():
+        for first in range(0, n, SAMPLE_BATCH_ROWS):
+            m = min(SAMPLE_BATCH_ROWS, n - first)
+            inputs = torch.full((m, 1), model.start_token, dtype=torch.int64, device=dev)
+            for j in range(model.n_columns):
+                if j in forced: token = torch.full((m,), forced[j], dtype=torch.int64, device=dev)
+                else:
+                    logits = model.logits(model.hidden(inputs)[:, -1:], j)[:, 0]
+                    token = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator)[:, 0]
+                inputs = torch.cat([inputs, token[:, None]], dim=1)
+            parts.append(inputs[:, 1:].cpu())
+    return self.tokenizer_.decode(torch.cat(parts).numpy(), seed)[self.columns_]
+
+# %% ../../nbs/17_generators.fair_transformer.ipynb #d1e7584d
+@patch
+def _tokens_of(self: FairTransformerGenerator, frame: pd.DataFrame, with_outcome: bool) -> torch.Tensor:
+    """Token tensor of `frame`'s rows (the outcome set to its 0 level when `with_outcome` is false: it is never an input)."""
+    if not hasattr(self, "model_"): raise FairsynthError("FairTransformerGenerator is not fitted yet: call fit(df, spec) first")
+    if not isinstance(frame, pd.DataFrame): raise FairsynthError(f"parameter 'frame' must be a pandas DataFrame, got {type(frame).__name__}")
+    if not with_outcome: frame = frame.assign(**{self.outcome_: self.outcome_levels_[0]})
+    return torch.as_tensor(self.tokenizer_.encode(frame)).to(torch.device(self.device_))
+
+# %% ../../nbs/17_generators.fair_transformer.ipynb #cc413839
+@patch
+def outcome_probabilities(self: FairTransformerGenerator, frame: pd.DataFrame, # rows with the spec's columns (the outcome may be absent)
+                         ) -> np.ndarray:
+    """p(outcome = 1 | the row's other columns) under the fitted generator, one per row."""
+    tokens, out = self._tokens_of(frame, with_outcome=False), []
+    self.model_.eval()
+    with torch.no_grad():
+        for first in range(0, len(tokens), SAMPLE_BATCH_ROWS):
+            hidden = self.model_.hidden(self.model_.inputs(tokens[first:first + SAMPLE_BATCH_ROWS]))[:, -1]
+            out.append(self._outcome_probability(hidden).cpu())
+    return torch.cat(out).numpy().astype(float) if out else np.zeros(0)
+
+# %% ../../nbs/17_generators.fair_transformer.ipynb #dc2c1ebb
+@patch
+def fairness_loss(self: FairTransformerGenerator, frame: pd.DataFrame, # real rows with the spec's columns
+                 ) -> torch.Tensor:
+    """The fairness term (soft group gap of the generator's outcome probabilities) on `frame`, attached to the graph."""
+    if not hasattr(self, "model_"): raise FairsynthError("FairTransformerGenerator is not fitted yet: call fit(df, spec) first")
+    group, y = self._group_and_outcome(frame)
+    weights = rate_weights(self._cell_counts(group, y), self.fairness)
+    if len(weights) < 2:
+        raise FairsynthError(f"parameter 'frame': fewer than 2 groups of '{self.attribute_}' can be rated ({self.fairness}) "
+                             f"on its rows with '{self.outcome_}' present")
+    keep, dev = (group >= 0) & (y >= 0), torch.device(self.device_)
+    tokens = self._tokens_of(frame[keep], with_outcome=True)
+    self.model_.eval()
+    p = self._outcome_probability(self.model_.hidden(self.model_.inputs(tokens))[:, -1])
+    cells = torch.as_tensor(2 * group[keep] + y[keep], device=dev)
+    return soft_group_gap(p, cells, torch.as_tensor(weights, dtype=torch.float32, device=dev))

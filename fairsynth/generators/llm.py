@@ -11,27 +11,27 @@ Docs: https://fairsynth.github.io/fairsynth/generators.llm.html.md"""
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 import math
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from fastcore.basics import patch
 
+from ..audit import deviation, get_audit, register_audit
 from ..core import FairsynthError, load_settings
 from .base import Generator, check_positive_int, register
-from ..llm.client import LLMClient, LLMRequest, call_cost
+from ..llm.client import STRUCTURED_MODES, LLMClient, LLMRequest, call_cost
 from ..spec import DatasetSpec
 
 # %% auto #0
-__all__ = ['ROLE', 'INSTRUCTIONS', 'DROP_REASONS', 'AuditFunction', 'AUDITS', 'AUDIT_MODULES', 'draw_examples', 'examples_json',
-           'prompt_sections', 'prompt_messages', 'redacted_prompt', 'ColumnRule', 'learn_rules', 'reply_schema',
-           'ParsedReply', 'parse_reply', 'validate_rows', 'register_audit', 'get_audit', 'deviation', 'fidelity_audit',
-           'feedback_text', 'LLMGenerator']
+__all__ = ['ROLE', 'INSTRUCTIONS', 'DROP_REASONS', 'draw_examples', 'examples_json', 'prompt_sections', 'prompt_messages',
+           'redacted_prompt', 'ColumnRule', 'learn_rules', 'reply_schema', 'ParsedReply', 'parse_reply',
+           'validate_rows', 'fidelity_audit', 'feedback_text', 'LLMGenerator']
 
 # %% ../../nbs/13_generators.llm.ipynb #36dcd49d
 def draw_examples(pool: pd.DataFrame, # rows to draw from (the group's training rows, or everyone's)
@@ -297,29 +297,6 @@ def validate_rows(raw: pd.DataFrame, # parsed samples (see `parse_reply`)
     return pd.DataFrame(kept, columns=cols), dropped
 
 # %% ../../nbs/13_generators.llm.ipynb #cfec1a48
-AuditFunction = Callable[[pd.DataFrame, pd.DataFrame, DatasetSpec], pd.DataFrame]
-AUDITS: dict[str, AuditFunction] = {}
-
-def register_audit(name: str, # the audit's name, e.g. 'causal_fairness'
-                  ) -> Callable[[AuditFunction], AuditFunction]:
-    """Decorator adding an audit function to `AUDITS` under `name`."""
-    def add(fn: AuditFunction) -> AuditFunction:
-        AUDITS[name] = fn
-        return fn
-    return add
-
-AUDIT_MODULES: dict[str, str] = {"causal_fairness": "fairsynth.metrics.causal_fairness"}  # audits registered by other modules, imported on first use
-
-def get_audit(name: str) -> AuditFunction:
-    """The audit registered under `name` (importing the module that registers it when needed)."""
-    if name not in AUDITS and name in AUDIT_MODULES: importlib.import_module(AUDIT_MODULES[name])
-    if name not in AUDITS: raise FairsynthError(f"unknown audit '{name}'; known audits: {sorted(set(AUDITS) | set(AUDIT_MODULES))}")
-    return AUDITS[name]
-
-def deviation(real: float, synthetic: float) -> float:
-    """|synthetic - real| / |real| (the absolute difference when real is 0)."""
-    return abs(synthetic - real) / abs(real) if real != 0 else abs(synthetic - real)
-
 @register_audit("fidelity")
 def fidelity_audit(real: pd.DataFrame, # real rows (the reference)
                    synthetic: pd.DataFrame, # the batch
@@ -359,6 +336,10 @@ def _stats_template() -> dict[str, float]:
             "refine_max_deviation"]
     return dict.fromkeys(keys, 0.0)
 
+def _is_number(value: Any, low: float = 0.0) -> bool:
+    """Whether `value` is a finite int or float (not a bool) >= `low`."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and low <= value < math.inf
+
 @register("llm")
 class LLMGenerator(Generator):
     """Rows from an LLM prompted with real examples (seed 002), validated, cached, optionally refined (seed 001)."""
@@ -394,7 +375,9 @@ class LLMGenerator(Generator):
         self.refine_rounds, self.audit, self.tolerance = refine_rounds, audit, tolerance
         super().__init__(seed=seed)
 
-    def _fit(self, data: pd.DataFrame, spec: DatasetSpec) -> None:
+    def _check_params(self) -> None:
+        """Validate the parameters (no data, no server); each error names its parameter."""
+        super()._check_params()
         check_positive_int(self.n_examples, "n_examples"); check_positive_int(self.rows_per_call, "rows_per_call")
         if self.max_calls is not None: check_positive_int(self.max_calls, "max_calls")
         if not (isinstance(self.temperature, (int, float)) and 0 <= self.temperature <= 2):
@@ -407,128 +390,167 @@ class LLMGenerator(Generator):
             raise FairsynthError(f"parameter 'tolerance' must be a number >= 0, got {self.tolerance!r}")
         if self.budget_usd is not None and not (isinstance(self.budget_usd, (int, float)) and self.budget_usd > 0):
             raise FairsynthError(f"parameter 'budget_usd' must be a positive number or None, got {self.budget_usd!r}")
+        for name in ("model", "base_url"):
+            if not isinstance(getattr(self, name), (str, type(None))):
+                raise FairsynthError(f"parameter '{name}' must be a string or None (the settings' value), got {getattr(self, name)!r}")
+        if isinstance(self.max_concurrency, bool) or not isinstance(self.max_concurrency, int) or self.max_concurrency < 1:
+            raise FairsynthError(f"parameter 'max_concurrency' must be an integer >= 1, got {self.max_concurrency!r}")
+        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or self.max_retries < 0:
+            raise FairsynthError(f"parameter 'max_retries' must be an integer >= 0, got {self.max_retries!r}")
+        for name in ("backoff_seconds", "timeout_seconds", "range_margin"):
+            if not _is_number(getattr(self, name)): raise FairsynthError(f"parameter '{name}' must be a finite number >= 0, got {getattr(self, name)!r}")
+        if self.timeout_seconds == 0: raise FairsynthError("parameter 'timeout_seconds' must be > 0, got 0")
+        if self.structured not in ("auto", *STRUCTURED_MODES):
+            raise FairsynthError(f"parameter 'structured' must be one of {['auto', *STRUCTURED_MODES]}, got {self.structured!r}")
+        if self.price_per_million is not None and not (isinstance(self.price_per_million, (tuple, list)) and len(self.price_per_million) == 2
+                                                       and all(_is_number(p) for p in self.price_per_million)):
+            raise FairsynthError(f"parameter 'price_per_million' must be (input, output) USD >= 0 or None, got {self.price_per_million!r}")
+        if not isinstance(self.cache, bool): raise FairsynthError(f"parameter 'cache' must be True or False, got {self.cache!r}")
         get_audit(self.audit)
-        self.train_ = data.reset_index(drop=True)
-        self.rules_ = learn_rules(data, spec, self.range_margin)
-        self.schema_ = reply_schema(self.rules_)
 
-    def _client(self) -> LLMClient:
-        settings = load_settings()
-        return LLMClient(base_url=self.base_url, model=self.model, max_concurrency=self.max_concurrency,
-                         max_retries=self.max_retries, backoff_seconds=self.backoff_seconds,
-                         timeout_seconds=self.timeout_seconds, cache_dir=settings.llm_cache_dir if self.cache else None,
-                         structured=self.structured, seed=self.seed,
-                         price_per_million=tuple(self.price_per_million) if self.price_per_million is not None else None)
+# %% ../../nbs/13_generators.llm.ipynb #c56e67d8
+@patch
+def _fit(self: LLMGenerator, data: pd.DataFrame, spec: DatasetSpec) -> None:
+    """Keep the training rows (the pool of examples) and learn the validation rules; nothing is sent anywhere."""
+    self.train_ = data.reset_index(drop=True)
+    self.rules_ = learn_rules(data, spec, self.range_margin)
+    self.schema_ = reply_schema(self.rules_)
 
-    def _group(self, conditions: Mapping[str, Any]) -> dict[str, Any]:
-        """The group the prompt names: conditioned sensitive attributes, else sensitive attributes constant in training."""
-        if self.group_specific is False: return {}
-        group = {a: v for a, v in conditions.items() if a in self.spec_.sensitive}
-        if not group:
-            group = {a: self.train_[a].dropna().iloc[0] for a in self.spec_.sensitive
-                     if a in self.train_ and self.train_[a].nunique(dropna=False) == 1 and self.train_[a].notna().all()}
-        if self.group_specific is True and not group:
-            raise FairsynthError("group_specific=True but there is no group to name: condition sample() on a sensitive "
-                                 f"attribute {list(self.spec_.sensitive)} or fit on one group's rows")
-        return group
+# %% ../../nbs/13_generators.llm.ipynb #99af5b47
+@patch
+def _group(self: LLMGenerator, conditions: Mapping[str, Any]) -> dict[str, Any]:
+    """The group the prompt names: conditioned sensitive attributes, else sensitive attributes constant in training."""
+    if self.group_specific is False: return {}
+    group = {a: v for a, v in conditions.items() if a in self.spec_.sensitive}
+    if not group:
+        group = {a: self.train_[a].dropna().iloc[0] for a in self.spec_.sensitive
+                 if a in self.train_ and self.train_[a].nunique(dropna=False) == 1 and self.train_[a].notna().all()}
+    if self.group_specific is True and not group:
+        raise FairsynthError("group_specific=True but there is no group to name: condition sample() on a sensitive "
+                             f"attribute {list(self.spec_.sensitive)} or fit on one group's rows")
+    return group
 
-    def _pool(self, conditions: Mapping[str, Any]) -> pd.DataFrame:
-        pool = self.train_
-        for col, value in conditions.items(): pool = pool[pool[col] == value]
-        return pool
+# %% ../../nbs/13_generators.llm.ipynb #ac0e3a12
+@patch
+def _pool(self: LLMGenerator, conditions: Mapping[str, Any]) -> pd.DataFrame:
+    """The training rows that meet `conditions`: the examples are drawn from them."""
+    pool = self.train_
+    for col, value in conditions.items(): pool = pool[pool[col] == value]
+    return pool
 
-    def preview_prompt(self, conditions: Mapping[str, Any] | None = None, # {column: value} as `sample` would get them
-                       seed: int | None = None, # seed of the example draw (None: the generator's)
-                      ) -> str:
-        """The first call's prompt for `sample(conditions=...)`, with the example values left out (nothing is sent)."""
-        if not hasattr(self, "train_"): raise FairsynthError("LLMGenerator is not fitted yet: call fit(df, spec) before preview_prompt()")
-        conditions = dict(conditions or {})
-        examples, _ = draw_examples(self._pool(conditions), self.spec_.outcomes, self.n_examples,
-                                    np.random.default_rng([self.seed if seed is None else seed, 0, 0]))
-        sections = prompt_sections(self.spec_, examples_json(examples), self.rows_per_call, self._group(conditions), conditions)
-        return redacted_prompt(sections)
+# %% ../../nbs/13_generators.llm.ipynb #9fcfe33d
+@patch
+def preview_prompt(self: LLMGenerator,
+                   conditions: Mapping[str, Any] | None = None, # {column: value} as `sample` would get them
+                   seed: int | None = None, # seed of the example draw (None: the generator's)
+                  ) -> str:
+    """The first call's prompt for `sample(conditions=...)`, with the example values left out (nothing is sent)."""
+    if not hasattr(self, "train_"): raise FairsynthError("LLMGenerator is not fitted yet: call fit(df, spec) before preview_prompt()")
+    conditions = dict(conditions or {})
+    examples, _ = draw_examples(self._pool(conditions), self.spec_.outcomes, self.n_examples,
+                                np.random.default_rng([self.seed if seed is None else seed, 0, 0]))
+    sections = prompt_sections(self.spec_, examples_json(examples), self.rows_per_call, self._group(conditions), conditions)
+    return redacted_prompt(sections)
 
-    def _sample(self, n: int, conditions: dict[str, Any], seed: int) -> pd.DataFrame:
-        client, group, pool = self._client(), self._group(conditions), self._pool(conditions)
-        audit_fn = get_audit(self.audit)
-        stats, calls, audits, batches, feedback = _stats_template(), [], [], [], None
-        self.sample_stats_, self.calls_log_ = stats, pd.DataFrame()
-        try:
-            for rnd in range(self.refine_rounds + 1):
-                batch = self._batch(client, n, conditions, group, pool, seed, rnd, feedback, stats, calls)
-                result = audit_fn(pool, batch, self.spec_).assign(round=rnd)
-                audits.append(result); batches.append(batch)
-                worst = float(result.deviation.max()) if len(result) else 0.0
-                if worst <= self.tolerance or rnd == self.refine_rounds: break
-                feedback = feedback_text(result, self.tolerance)
-        finally:
-            for k, v in client.usage.items():
-                if f"llm_{k}" in stats: stats[f"llm_{k}"] = float(v)
-            stats["llm_calls"] -= stats["llm_cached_calls"]  # calls sent to the server; cached ones are counted apart
-            self.calls_log_ = pd.DataFrame(calls)
-        self.refine_log_ = pd.concat(audits, ignore_index=True)
-        worst = self.refine_log_.groupby("round").deviation.max().reindex(range(len(batches))).fillna(0.0)
-        best = int(worst.idxmin())
-        stats.update(refine_rounds=float(len(batches)), refine_best_round=float(best), refine_max_deviation=float(worst[best]),
-                     rows_used=float(n))
-        return batches[best]
+# %% ../../nbs/13_generators.llm.ipynb #ee3aeb80
+@patch
+def _client(self: LLMGenerator) -> LLMClient:
+    """A client for this generator's server, model, retries, cache and prices (the settings fill what is None)."""
+    settings = load_settings()
+    return LLMClient(base_url=self.base_url, model=self.model, max_concurrency=self.max_concurrency,
+                     max_retries=self.max_retries, backoff_seconds=self.backoff_seconds,
+                     timeout_seconds=self.timeout_seconds, cache_dir=settings.llm_cache_dir if self.cache else None,
+                     structured=self.structured, seed=self.seed,
+                     price_per_million=tuple(self.price_per_million) if self.price_per_million is not None else None)
 
-    def _batch(self, client: LLMClient, n: int, conditions: dict[str, Any], group: dict[str, Any], pool: pd.DataFrame,
-               seed: int, rnd: int, feedback: str | None, stats: dict[str, float], calls: list[dict]) -> pd.DataFrame:
-        """`n` valid rows from waves of calls (one refine round)."""
-        per_call = self.rows_per_call
-        max_calls = self.max_calls or 2 * math.ceil(n / per_call) + 10
-        kept: list[pd.DataFrame] = []
-        have, made, valid_so_far = 0, 0, 0
-        while have < n and made < max_calls:
-            rate = valid_so_far / made if made else per_call
-            wave = min(max_calls - made, max(1, math.ceil((n - have) / max(rate, 0.5))))
-            requests, drawn = [], []
-            for i in range(made, made + wave):
-                rng = np.random.default_rng([seed, rnd, i])
-                examples, missing = draw_examples(pool, self.spec_.outcomes, self.n_examples, rng)
-                stats["examples_without_positive"] += len(missing)
-                sections = prompt_sections(self.spec_, examples_json(examples), per_call, group, conditions, feedback)
-                if i == 0: self.prompt_preview_ = redacted_prompt(sections)
-                requests.append(LLMRequest(messages=prompt_messages(sections), temperature=float(self.temperature),
-                                           seed=int(rng.integers(2**31 - 1)), response_schema=self.schema_))
-                drawn.append(examples)
-            self._check_budget(client, requests)
-            for i, (reply, examples) in enumerate(zip(client.complete_many(requests), drawn), start=made):
-                parsed = parse_reply(reply.text, self.columns_) if reply.error is None else None
-                rows, drops = (validate_rows(parsed.rows, self.rules_, conditions, examples) if parsed is not None
-                               else (pd.DataFrame(columns=self.columns_), Counter()))
-                for reason, count in drops.items(): stats[f"dropped_{reason}"] += count
-                if parsed is not None:
-                    stats["rows_returned"] += len(parsed.rows) + parsed.ragged
-                    stats["rows_ragged"] += parsed.ragged
-                    stats["llm_unparseable_replies"] += parsed.unparseable
-                stats["rows_valid"] += len(rows)
-                valid_so_far += len(rows)
-                calls.append({"round": rnd, "call": i, "cached": reply.cached, "attempts": reply.attempts,
-                              "seconds": reply.seconds, "prompt_tokens": reply.prompt_tokens,
-                              "completion_tokens": reply.completion_tokens, "cost_usd": reply.cost_usd,
-                              "structured": reply.structured, "rows_returned": 0 if parsed is None else len(parsed.rows) + parsed.ragged,
-                              "rows_valid": len(rows), "error": reply.error})
-                if len(rows): kept.append(rows); have += len(rows)
-            made += wave
-        if have < n:
-            reasons = {k[8:]: int(v) for k, v in stats.items() if k.startswith("dropped_") and v}
-            failed = sum(c["error"] is not None for c in calls if c["round"] == rnd)
-            raise FairsynthError(f"the LLM gave {have} valid rows of the {n} asked for after {made} calls (max_calls={max_calls}); "
-                                 f"failed calls: {failed}; unparseable replies: {int(stats['llm_unparseable_replies'])}; "
-                                 f"rows dropped by reason: {reasons}. Raise max_calls, or check the server and model.")
-        return pd.concat(kept, ignore_index=True).iloc[:n]
+# %% ../../nbs/13_generators.llm.ipynb #124170fe
+@patch
+def _check_budget(self: LLMGenerator, client: LLMClient, requests: list[LLMRequest]) -> None:
+    """Raise before a wave whose estimated cost would take this sample() past `budget_usd`."""
+    if self.budget_usd is None: return
+    chars = sum(len(m["content"]) for r in requests for m in r.messages)
+    out_tokens = len(requests) * self.rows_per_call * len(self.columns_) * 4
+    estimate = call_cost(chars // 4, out_tokens, client.price)
+    spent = client.usage["cost_usd"]
+    if math.isnan(estimate):
+        raise FairsynthError("parameter 'budget_usd' is set but the price of this model is unknown: pass price_per_million")
+    if spent + estimate > self.budget_usd:
+        raise FairsynthError(f"budget_usd={self.budget_usd} reached: spent {spent:.4f} USD, the next {len(requests)} calls "
+                             f"would cost about {estimate:.4f} USD more. Replies so far are cached: rerun with a larger budget.")
 
-    def _check_budget(self, client: LLMClient, requests: list[LLMRequest]) -> None:
-        """Raise before a wave whose estimated cost would take this sample() past `budget_usd`."""
-        if self.budget_usd is None: return
-        chars = sum(len(m["content"]) for r in requests for m in r.messages)
-        out_tokens = len(requests) * self.rows_per_call * len(self.columns_) * 4
-        estimate = call_cost(chars // 4, out_tokens, client.price)
-        spent = client.usage["cost_usd"]
-        if math.isnan(estimate):
-            raise FairsynthError("parameter 'budget_usd' is set but the price of this model is unknown: pass price_per_million")
-        if spent + estimate > self.budget_usd:
-            raise FairsynthError(f"budget_usd={self.budget_usd} reached: spent {spent:.4f} USD, the next {len(requests)} calls "
-                                 f"would cost about {estimate:.4f} USD more. Replies so far are cached: rerun with a larger budget.")
+# %% ../../nbs/13_generators.llm.ipynb #8fd5097f
+@patch
+def _batch(self: LLMGenerator, client: LLMClient, n: int, conditions: dict[str, Any], group: dict[str, Any], pool: pd.DataFrame,
+           seed: int, rnd: int, feedback: str | None, stats: dict[str, float], calls: list[dict]) -> pd.DataFrame:
+    """`n` valid rows from waves of calls (one refine round)."""
+    per_call = self.rows_per_call
+    max_calls = self.max_calls or 2 * math.ceil(n / per_call) + 10
+    kept: list[pd.DataFrame] = []
+    have, made, valid_so_far = 0, 0, 0
+    while have < n and made < max_calls:
+        rate = valid_so_far / made if made else per_call
+        wave = min(max_calls - made, max(1, math.ceil((n - have) / max(rate, 0.5))))
+        requests, drawn = [], []
+        for i in range(made, made + wave):
+            rng = np.random.default_rng([seed, rnd, i])
+            examples, missing = draw_examples(pool, self.spec_.outcomes, self.n_examples, rng)
+            stats["examples_without_positive"] += len(missing)
+            sections = prompt_sections(self.spec_, examples_json(examples), per_call, group, conditions, feedback)
+            if i == 0: self.prompt_preview_ = redacted_prompt(sections)
+            requests.append(LLMRequest(messages=prompt_messages(sections), temperature=float(self.temperature),
+                                       seed=int(rng.integers(2**31 - 1)), response_schema=self.schema_))
+            drawn.append(examples)
+        self._check_budget(client, requests)
+        for i, (reply, examples) in enumerate(zip(client.complete_many(requests), drawn), start=made):
+            parsed = parse_reply(reply.text, self.columns_) if reply.error is None else None
+            rows, drops = (validate_rows(parsed.rows, self.rules_, conditions, examples) if parsed is not None
+                           else (pd.DataFrame(columns=self.columns_), Counter()))
+            for reason, count in drops.items(): stats[f"dropped_{reason}"] += count
+            if parsed is not None:
+                stats["rows_returned"] += len(parsed.rows) + parsed.ragged
+                stats["rows_ragged"] += parsed.ragged
+                stats["llm_unparseable_replies"] += parsed.unparseable
+            stats["rows_valid"] += len(rows)
+            valid_so_far += len(rows)
+            calls.append({"round": rnd, "call": i, "cached": reply.cached, "attempts": reply.attempts,
+                          "seconds": reply.seconds, "prompt_tokens": reply.prompt_tokens,
+                          "completion_tokens": reply.completion_tokens, "cost_usd": reply.cost_usd,
+                          "structured": reply.structured, "rows_returned": 0 if parsed is None else len(parsed.rows) + parsed.ragged,
+                          "rows_valid": len(rows), "error": reply.error})
+            if len(rows): kept.append(rows); have += len(rows)
+        made += wave
+    if have < n:
+        reasons = {k[8:]: int(v) for k, v in stats.items() if k.startswith("dropped_") and v}
+        failed = sum(c["error"] is not None for c in calls if c["round"] == rnd)
+        raise FairsynthError(f"the LLM gave {have} valid rows of the {n} asked for after {made} calls (max_calls={max_calls}); "
+                             f"failed calls: {failed}; unparseable replies: {int(stats['llm_unparseable_replies'])}; "
+                             f"rows dropped by reason: {reasons}. Raise max_calls, or check the server and model.")
+    return pd.concat(kept, ignore_index=True).iloc[:n]
+
+# %% ../../nbs/13_generators.llm.ipynb #354b6762
+@patch
+def _sample(self: LLMGenerator, n: int, conditions: dict[str, Any], seed: int) -> pd.DataFrame:
+    """The refine loop: a batch per round, audited; the batch with the smallest largest deviation is returned."""
+    client, group, pool = self._client(), self._group(conditions), self._pool(conditions)
+    audit_fn = get_audit(self.audit)
+    stats, calls, audits, batches, feedback = _stats_template(), [], [], [], None
+    self.sample_stats_, self.calls_log_ = stats, pd.DataFrame()
+    try:
+        for rnd in range(self.refine_rounds + 1):
+            batch = self._batch(client, n, conditions, group, pool, seed, rnd, feedback, stats, calls)
+            result = audit_fn(pool, batch, self.spec_).assign(round=rnd)
+            audits.append(result); batches.append(batch)
+            worst = float(result.deviation.max()) if len(result) else 0.0
+            if worst <= self.tolerance or rnd == self.refine_rounds: break
+            feedback = feedback_text(result, self.tolerance)
+    finally:
+        for k, v in client.usage.items():
+            if f"llm_{k}" in stats: stats[f"llm_{k}"] = float(v)
+        stats["llm_calls"] -= stats["llm_cached_calls"]  # calls sent to the server; cached ones are counted apart
+        self.calls_log_ = pd.DataFrame(calls)
+    self.refine_log_ = pd.concat(audits, ignore_index=True)
+    worst = self.refine_log_.groupby("round").deviation.max().reindex(range(len(batches))).fillna(0.0)
+    best = int(worst.idxmin())
+    stats.update(refine_rounds=float(len(batches)), refine_best_round=float(best), refine_max_deviation=float(worst[best]),
+                 rows_used=float(n))
+    return batches[best]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+from collections.abc import Mapping
 from typing import Any, Iterator
 
 import pandas as pd
@@ -20,11 +21,12 @@ from sdv.sampling import Condition
 from sdv.single_table import CTGANSynthesizer, GaussianCopulaSynthesizer, TVAESynthesizer
 
 from ..core import FairsynthError, load_settings, resolve_device, set_seed
-from .base import Generator, check_positive_int, register
+from .base import Generator, check_device_name, check_positive_int, register
 from ..spec import DatasetSpec
 
 # %% auto #0
-__all__ = ['SDV_TABLE', 'sdv_ready', 'sdv_metadata', 'SDVGenerator', 'GaussianCopulaGenerator', 'CTGANGenerator', 'TVAEGenerator']
+__all__ = ['SDV_TABLE', 'COPULA_DISTRIBUTIONS', 'sdv_ready', 'sdv_metadata', 'SDVGenerator', 'GaussianCopulaGenerator',
+           'CTGANGenerator', 'TVAEGenerator']
 
 # %% ../../nbs/11_generators.sdv.ipynb #b93a13f9
 SDV_TABLE = "data"  # table name in the SDV metadata and in the dicts SDV 2.0 takes and returns
@@ -66,11 +68,19 @@ class SDVGenerator(Generator):
     """Shared fit/sample logic of the SDV wrappers (subclasses build the synthesizer)."""
     kind = "sdv"
 
+    def _check_params(self) -> None:
+        """Validate the parameters every SDV wrapper has."""
+        super()._check_params()
+        check_positive_int(self.max_tries_per_batch, "max_tries_per_batch")
+        if not isinstance(self.enforce_min_max_values, bool):
+            raise FairsynthError(f"parameter 'enforce_min_max_values' must be True or False, got {self.enforce_min_max_values!r}")
+        if self.sdv_params is not None and not isinstance(self.sdv_params, Mapping):
+            raise FairsynthError(f"parameter 'sdv_params' must be a dict of further SDV synthesizer arguments or None, got {self.sdv_params!r}")
+
     def _synthesizer(self, metadata: Metadata) -> Any:
         raise NotImplementedError
 
     def _fit(self, data: pd.DataFrame, spec: DatasetSpec) -> None:
-        check_positive_int(self.max_tries_per_batch, "max_tries_per_batch")
         frame = sdv_ready(data)
         self.metadata_ = sdv_metadata(frame, spec)
         with _sdv_scope(getattr(self, "device_", None)):
@@ -99,6 +109,8 @@ class SDVGenerator(Generator):
         return out
 
 # %% ../../nbs/11_generators.sdv.ipynb #5aa9b891
+COPULA_DISTRIBUTIONS = ("norm", "beta", "truncnorm", "uniform", "gamma", "gaussian_kde")  # marginals SDV's copula accepts
+
 @register("gaussian_copula")
 class GaussianCopulaGenerator(SDVGenerator):
     """SDV Gaussian copula: per-column marginals joined by a Gaussian correlation structure (fast, no torch)."""
@@ -112,6 +124,12 @@ class GaussianCopulaGenerator(SDVGenerator):
         self.default_distribution, self.enforce_min_max_values = default_distribution, enforce_min_max_values
         self.max_tries_per_batch, self.sdv_params, self.seed = max_tries_per_batch, sdv_params, seed
 
+    def _check_params(self) -> None:
+        """Validate the parameters; the marginal must be one SDV knows."""
+        super()._check_params()
+        if self.default_distribution not in COPULA_DISTRIBUTIONS:
+            raise FairsynthError(f"parameter 'default_distribution' must be one of {COPULA_DISTRIBUTIONS}, got {self.default_distribution!r}")
+
     def _synthesizer(self, metadata: Metadata) -> GaussianCopulaSynthesizer:
         return GaussianCopulaSynthesizer(metadata, enforce_min_max_values=self.enforce_min_max_values,
                                          default_distribution=self.default_distribution, **(self.sdv_params or {}))
@@ -119,9 +137,15 @@ class GaussianCopulaGenerator(SDVGenerator):
 # %% ../../nbs/11_generators.sdv.ipynb #c161e017
 class _NeuralSDVGenerator(SDVGenerator):
     """Device handling shared by CTGAN and TVAE."""
-    def _fit(self, data: pd.DataFrame, spec: DatasetSpec) -> None:
+    def _check_params(self) -> None:
+        """Validate the parameters CTGAN and TVAE share."""
+        super()._check_params()
         check_positive_int(self.epochs, "epochs")
         check_positive_int(self.batch_size, "batch_size")
+        check_device_name(self.device)
+        if not isinstance(self.verbose, bool): raise FairsynthError(f"parameter 'verbose' must be True or False, got {self.verbose!r}")
+
+    def _fit(self, data: pd.DataFrame, spec: DatasetSpec) -> None:
         self.device_ = resolve_device(self.device or load_settings().device)
         super()._fit(data, spec)
 
@@ -147,10 +171,14 @@ class CTGANGenerator(_NeuralSDVGenerator):
         self.device, self.verbose, self.max_tries_per_batch = device, verbose, max_tries_per_batch
         self.sdv_params, self.seed = sdv_params, seed
 
-    def _synthesizer(self, metadata: Metadata) -> CTGANSynthesizer:
+    def _check_params(self) -> None:
+        """Validate the parameters; CTGAN also needs a batch size that is an even multiple of its pac."""
+        super()._check_params()
         pac = (self.sdv_params or {}).get("pac", 10)
         if self.batch_size % pac or self.batch_size % 2:
             raise FairsynthError(f"parameter 'batch_size' of ctgan must be an even multiple of pac={pac}, got {self.batch_size}")
+
+    def _synthesizer(self, metadata: Metadata) -> CTGANSynthesizer:
         return CTGANSynthesizer(metadata, **self._neural_params())
 
 @register("tvae")

@@ -100,8 +100,12 @@ class SMOTEGenerator(Generator):
                 ):
         self.k_neighbors, self.seed = k_neighbors, seed
 
-    def _fit(self, data: pd.DataFrame, spec: DatasetSpec) -> None:
+    def _check_params(self) -> None:
+        """Validate the parameters."""
+        super()._check_params()
         check_positive_int(self.k_neighbors, "k_neighbors")
+
+    def _fit(self, data: pd.DataFrame, spec: DatasetSpec) -> None:
         self.is_categorical_ = np.array([spec.columns[c] == "categorical" for c in self.columns_])
         self.method_ = "SMOTEN" if self.is_categorical_.all() else "SMOTENC" if self.is_categorical_.any() else "SMOTE"
         self.encoded_ = np.empty(data.shape, dtype=float)

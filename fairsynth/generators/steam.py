@@ -18,15 +18,14 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.ensemble import (HistGradientBoostingClassifier, HistGradientBoostingRegressor, RandomForestClassifier,
-                              RandomForestRegressor)
-from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.model_selection import KFold, cross_val_predict
 from sklearn.pipeline import Pipeline, make_pipeline
 
 from ..core import FairsynthError, one_thread
+from ..models import MODEL_CHOICES, get_model
 from .base import Generator, generator_class, get_generator, register
-from ..metrics.tabular import feature_encoder
+from ..tabular import feature_encoder
 from ..spec import DatasetSpec
 
 # %% auto #0
@@ -36,7 +35,7 @@ __all__ = ['PROPENSITY_MODELS', 'OUTCOME_MODELS', 'NOISE_MODES', 'LEARNERS', 'MI
 
 # %% ../../nbs/19_generators.steam.ipynb #ee1b913c
 PROPENSITY_MODELS = ("logistic", "boosting", "forest")  # built-in propensity classifiers
-OUTCOME_MODELS = ("logistic", "linear", "boosting", "forest")  # built-in outcome estimators
+OUTCOME_MODELS = tuple(MODEL_CHOICES["steam"])  # built-in outcome estimators: 'logistic', 'linear', 'boosting', 'forest'
 NOISE_MODES = ("residual", "gaussian", "none")  # how continuous outcomes get their noise ('none': the reference's mean)
 LEARNERS = ("t", "s")  # 't': one outcome model per treatment arm; 's': one model with the treatment as an input
 MIN_ARM_ROWS = 5  # observed rows an outcome needs in each treatment arm
@@ -57,13 +56,7 @@ def steam_estimator(choice: str | Callable, # a name of PROPENSITY_MODELS / OUTC
         return est
     names = OUTCOME_MODELS if parameter == "outcome_model" else PROPENSITY_MODELS
     if choice not in names: raise FairsynthError(f"parameter '{parameter}' must be one of {names} or a callable, got {choice!r}")
-    classifier = kind == "classifier"
-    if choice in ("logistic", "linear"): return LogisticRegression(max_iter=2000) if classifier else Ridge(alpha=1e-3)
-    if choice == "boosting":
-        opts = dict(max_iter=200, max_leaf_nodes=15, min_samples_leaf=20, early_stopping=True, random_state=seed)
-        return HistGradientBoostingClassifier(**opts) if classifier else HistGradientBoostingRegressor(**opts)
-    opts = dict(n_estimators=200, min_samples_leaf=10, random_state=seed, n_jobs=1)
-    return RandomForestClassifier(**opts) if classifier else RandomForestRegressor(**opts)
+    return get_model(MODEL_CHOICES["steam"][choice], kind, seed)
 
 def fit_estimator(estimator: Any, # an unfitted estimator (or a Pipeline ending in one)
                   design: Any, # its inputs
@@ -169,7 +162,7 @@ class OutcomeModel:
         self.missing_rate_ = float(1 - seen.mean())
         self.missing_model_ = None
         if not seen.all():
-            self.missing_model_ = make_pipeline(LogisticRegression(max_iter=2000)).fit(self._design(data, w), (~seen).astype(int))
+            self.missing_model_ = make_pipeline(get_model("logistic")).fit(self._design(data, w), (~seen).astype(int))
         return self
 
     def _fit_one(self, kind: str, design: np.ndarray, target: np.ndarray) -> tuple[Any, np.ndarray | None]:
@@ -249,7 +242,8 @@ class STEAMGenerator(Generator):
 
     # --- fitting ------------------------------------------------------------------------------------------
     def _check_params(self) -> None:
-        """Validate the parameters that do not depend on the data."""
+        """Validate the parameters that do not depend on the data, the base generator's included (built here, never fitted)."""
+        super()._check_params()
         if self.noise not in NOISE_MODES: raise FairsynthError(f"parameter 'noise' must be one of {NOISE_MODES}, got {self.noise!r}")
         if self.learner not in LEARNERS: raise FairsynthError(f"parameter 'learner' must be one of {LEARNERS}, got {self.learner!r}")
         if not callable(self.propensity) and self.propensity not in PROPENSITY_MODELS:
@@ -259,7 +253,16 @@ class STEAMGenerator(Generator):
         if self.base_params is not None and not isinstance(self.base_params, Mapping):
             raise FairsynthError(f"parameter 'base_params' must be a dict of the base generator's parameters, got {self.base_params!r}")
         if not isinstance(self.base, str): raise FairsynthError(f"parameter 'base' must be a generator name, got {self.base!r}")
-        generator_class(self.base)  # an unknown name is an error that lists the known ones
+        if not isinstance(self.treatment, (str, type(None))):
+            raise FairsynthError(f"parameter 'treatment' must be a column name or None, got {self.treatment!r}")
+        _names(self.outcomes, "outcomes")
+        get_generator(self.base, **self._base_params())  # an unknown name lists the known ones; a bad base parameter is named
+
+    def _base_params(self) -> dict[str, Any]:
+        """Parameters of the base generator: `base_params`, with STEAM's seed unless they set one."""
+        params = dict(self.base_params or {})
+        if "seed" in inspect.signature(generator_class(self.base).__init__).parameters: params.setdefault("seed", self.seed)
+        return params
 
     def _resolve_roles(self, data: pd.DataFrame, spec: DatasetSpec) -> None:
         """Set treatment_, outcomes_, outcome_kinds_, covariates_ from the parameters and the spec; check them."""
@@ -280,12 +283,9 @@ class STEAMGenerator(Generator):
         self.outcome_kinds_ = {o: outcome_kind(data[o], o, spec.columns[o]) for o in outcomes}
 
     def _fit(self, data: pd.DataFrame, spec: DatasetSpec) -> None:
-        self._check_params()
         self._resolve_roles(data, spec)
-        params = dict(self.base_params or {})
-        if "seed" in inspect.signature(generator_class(self.base).__init__).parameters: params.setdefault("seed", self.seed)
         t0 = time.perf_counter()
-        self.base_ = get_generator(self.base, **params).fit(data[self.covariates_], covariate_spec(spec, self.covariates_))
+        self.base_ = get_generator(self.base, **self._base_params()).fit(data[self.covariates_], covariate_spec(spec, self.covariates_))
         t1 = time.perf_counter()
         w = data[self.treatment_].astype(float).to_numpy().astype(np.int64)
         with one_thread():

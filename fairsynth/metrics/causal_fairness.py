@@ -18,17 +18,15 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import (HistGradientBoostingClassifier, HistGradientBoostingRegressor, RandomForestClassifier,
-                              RandomForestRegressor)
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from ..core import FairsynthError, one_thread
-from ..generators.llm import deviation, register_audit
-from .tabular import categorical_labels
+from ..models import MODEL_CHOICES, get_model
+from ..audit import deviation, register_audit
+from ..tabular import categorical_labels
 from ..spec import DatasetSpec
 
 # %% auto #0
@@ -130,7 +128,7 @@ def roles_from_spec(spec: DatasetSpec, # roles and column types
     return CausalRoles(attribute, x0, x1, z, w, outcome)
 
 # %% ../../nbs/25_metrics.causal_fairness.ipynb #0105ceab
-LEARNERS = ("logistic", "linear", "boosting", "forest")  # the named learners
+LEARNERS = tuple(MODEL_CHOICES["causal_fairness"])  # the named learners: 'logistic', 'linear', 'boosting', 'forest'
 Learner = str | Callable[[str], Any]
 
 def _check_learner(learner: Learner) -> Learner:
@@ -145,14 +143,7 @@ def _estimator(learner: Learner, kind: str, seed: int):
         if not hasattr(est, "fit") or not hasattr(est, "predict_proba" if kind == "classifier" else "predict"):
             raise FairsynthError(f"parameter 'learner' returned {est!r} for kind {kind!r}, which is not a scikit-learn {kind}")
         return est
-    if kind == "classifier":
-        if learner in ("logistic", "linear"): return LogisticRegression(max_iter=2000)
-        if learner == "boosting": return HistGradientBoostingClassifier(learning_rate=0.05, max_iter=200, max_depth=4, random_state=seed)
-        return RandomForestClassifier(n_estimators=200, min_samples_leaf=5, random_state=seed)
-    if learner == "logistic": return Ridge(alpha=1.0)
-    if learner == "linear": return LinearRegression()
-    if learner == "boosting": return HistGradientBoostingRegressor(learning_rate=0.05, max_iter=200, max_depth=4, random_state=seed)
-    return RandomForestRegressor(n_estimators=200, min_samples_leaf=5, random_state=seed)
+    return get_model(MODEL_CHOICES["causal_fairness"][learner], kind, seed)
 
 def _is_categorical(col: pd.Series) -> bool:
     return bool(pd.api.types.is_object_dtype(col) or isinstance(col.dtype, pd.CategoricalDtype)

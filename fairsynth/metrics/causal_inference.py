@@ -17,14 +17,12 @@ import numpy as np
 import pandas as pd
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import norm
-from sklearn.ensemble import (HistGradientBoostingClassifier, HistGradientBoostingRegressor, RandomForestClassifier,
-                              RandomForestRegressor)
-from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import StratifiedKFold
 from sklearn.neighbors import NearestNeighbors
 
 from ..core import FairsynthError, one_thread
-from .tabular import categorical_labels, feature_encoder, require_columns
+from ..models import MODEL_CHOICES, get_model
+from ..tabular import categorical_labels, feature_encoder, require_columns
 from ..spec import DatasetSpec
 
 # %% auto #0
@@ -203,13 +201,7 @@ def _estimator(model: Learner, kind: str, seed: int):
         if not hasattr(est, "fit") or not hasattr(est, "predict_proba" if kind == "classifier" else "predict"):
             raise FairsynthError(f"the learner callable returned {est!r} for kind {kind!r}, which is not a scikit-learn {kind}")
         return est
-    boost = dict(learning_rate=0.05, max_iter=100, max_depth=2, min_samples_leaf=50, early_stopping=False, random_state=seed)
-    forest = dict(n_estimators=100, min_samples_leaf=20, random_state=seed)
-    if kind == "classifier":
-        if model in ("linear", "logistic"): return LogisticRegression(max_iter=2000)
-        return HistGradientBoostingClassifier(**boost) if model == "boosting" else RandomForestClassifier(**forest)
-    if model in ("linear", "logistic"): return Ridge(alpha=1.0)
-    return HistGradientBoostingRegressor(**boost) if model == "boosting" else RandomForestRegressor(**forest)
+    return get_model(MODEL_CHOICES["causal_inference"][model], kind, seed)
 
 def _fit_predict(x: np.ndarray, # encoded training rows
                  target: np.ndarray, # their target

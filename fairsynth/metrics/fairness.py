@@ -20,7 +20,7 @@ from fairlearn.metrics import (MetricFrame, count, equalized_odds_difference, fa
 from sklearn.metrics import accuracy_score, average_precision_score, f1_score, precision_score, roc_auc_score
 
 from ..core import FairsynthError
-from .tabular import categorical_labels
+from ..tabular import categorical_labels
 
 # %% auto #0
 __all__ = ['SCORE_NAMES', 'TPR_CHOICES', 'GROUP_COLUMNS', 'intersectional_groups', 'privileged_label', 'group_table',

@@ -12,13 +12,12 @@ import numpy as np
 import pandas as pd
 from sdmetrics.reports import QualityReport
 from sdmetrics.single_column import KSComplement, TVComplement
-from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import StratifiedKFold, cross_val_score
-from sklearn.pipeline import make_pipeline
 from threadpoolctl import threadpool_limits
 
 from ..core import FairsynthError
-from .tabular import encoded_frame, feature_encoder
+from ..models import model_pipeline
+from ..tabular import encoded_frame
 from ..spec import DatasetSpec
 
 # %% auto #0
@@ -113,8 +112,7 @@ def detection_auc(real: pd.DataFrame, # the real table
     both = pd.concat([r.iloc[rng.choice(len(r), n, replace=False)], s.iloc[rng.choice(len(s), n, replace=False)]],
                      ignore_index=True)
     label = np.r_[np.zeros(n, int), np.ones(n, int)]
-    model = make_pipeline(feature_encoder(spec, list(spec.columns), scale=None, max_categories=50),
-                          HistGradientBoostingClassifier(random_state=seed))
+    model = model_pipeline("boosting_default", spec, list(spec.columns), seed, encoder={"max_categories": 50})
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     with threadpool_limits(limits=1, user_api="openmp"):
         return float(np.mean(cross_val_score(model, both, label, cv=cv, scoring="roc_auc")))

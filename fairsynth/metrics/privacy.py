@@ -17,7 +17,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import NearestNeighbors
 
 from ..core import FairsynthError
-from .tabular import encoded_frame, feature_encoder
+from ..tabular import encoded_frame, feature_encoder
 from ..spec import DatasetSpec
 
 # %% auto #0

@@ -8,33 +8,23 @@ Docs: https://fairsynth.github.io/fairsynth/metrics.utility.html.md"""
 # %% ../../nbs/22_metrics.utility.ipynb #a2053913
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, average_precision_score, f1_score, roc_auc_score
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.pipeline import Pipeline
 
 from ..core import FairsynthError
-from .tabular import feature_encoder, xy
+from ..models import MODEL_CHOICES, model_pipeline
+from ..tabular import xy
 from ..spec import DatasetSpec
 
 # %% auto #0
 __all__ = ['UTILITY_MODELS', 'make_model', 'classification_scores', 'utility_table', 'utility_gap']
 
 # %% ../../nbs/22_metrics.utility.ipynb #ff8ba212
-def _random_forest(spec: DatasetSpec, features: list[str], seed: int) -> Pipeline:
-    return make_pipeline(feature_encoder(spec, features, scale=None),
-                         RandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=1))
-
-def _logistic_regression(spec: DatasetSpec, features: list[str], seed: int) -> Pipeline:
-    return make_pipeline(feature_encoder(spec, features, scale="standard"),
-                         LogisticRegression(max_iter=2000, random_state=seed))
-
-UTILITY_MODELS: dict[str, Callable[[DatasetSpec, list[str], int], Pipeline]] = {
-    "random_forest": _random_forest, "logistic_regression": _logistic_regression}
+UTILITY_MODELS: dict[str, str] = MODEL_CHOICES["utility"]  # model name -> fairsynth.models registry name
 
 def make_model(name: str, # a key of UTILITY_MODELS
                spec: DatasetSpec, # column types
@@ -44,7 +34,7 @@ def make_model(name: str, # a key of UTILITY_MODELS
     """An unfitted pipeline (feature encoder + classifier) by name; an unknown name lists the known ones."""
     if name not in UTILITY_MODELS:
         raise FairsynthError(f"unknown model '{name}'; known models: {sorted(UTILITY_MODELS)}")
-    return UTILITY_MODELS[name](spec, list(features), seed)
+    return model_pipeline(UTILITY_MODELS[name], spec, list(features), seed)
 
 # %% ../../nbs/22_metrics.utility.ipynb #fc57a6be
 def classification_scores(y_true: np.ndarray, # 0/1 outcomes

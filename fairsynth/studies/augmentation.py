@@ -10,40 +10,36 @@ Docs: https://fairsynth.github.io/fairsynth/studies.augmentation.html.md"""
 from __future__ import annotations
 
 import dataclasses
-import functools
-import hashlib
 import json
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from scipy import stats
 from sklearn.dummy import DummyClassifier
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from ..core import FairsynthError, Settings, load_settings
-from ..data import from_csv, load_dataset
+from ..core import FairsynthError, Settings
+from ..figures import colours
 from ..generators.base import get_generator
-from ..metrics.tabular import feature_encoder
-from ..report import colours
-from ..spec import Dataset, DatasetSpec, load_spec
-from .grid import GridResult, run_grid
+from ..models import get_model
+from ..spec import Dataset, DatasetSpec
+from .common import draw_seed, group_folder, load_study_data, parse_json_object, parse_list, t_interval
+from .framework import GridConfig, Page, Study, option, register_study
+from ..tabular import feature_encoder
 
 # %% auto #0
 __all__ = ['STANDARD_METHODS', 'SYNTHETIC_METHODS', 'METHODS', 'METRICS', 'DESIGNS', 'GENERATOR_STAT_PREFIX', 'NEURAL_GENERATORS',
-           'KEYS', 'GroupDesign', 'load_study_data', 'resolve_design', 'draw_seed', 'GroupSample', 'draw_group_sample',
-           'group_scores', 'train_and_score', 'synthetic_rows', 'smote_rows', 'augmentation_cell',
-           'generator_parameters', 'augmentation_cells', 'run_augmentation', 'method_labels', 't_interval',
-           'repeat_intervals', 'summarise', 'at_size', 'paper_table', 'style_paper_table', 'count_wins',
-           'plot_intervals', 'plot_sensitivity', 'plot_gains', 'time_breakdown', 'generator_log', 'select_results',
-           'exploration_inputs']
+           'STUDY', 'KEYS', 'GroupDesign', 'resolve_design', 'GroupSample', 'draw_group_sample', 'group_scores',
+           'train_and_score', 'synthetic_rows', 'smote_rows', 'augmentation_cell', 'generator_parameters',
+           'augmentation_cells', 'minority_sizes', 'AugmentationConfig', 'config_generator_params',
+           'augmentation_designs', 'augmentation_grid', 'augmentation_pages', 'method_labels', 'summarise', 'at_size',
+           'paper_table', 'style_paper_table', 'count_wins', 'plot_intervals', 'plot_sensitivity', 'plot_gains',
+           'time_breakdown', 'generator_log', 'select_results', 'exploration_inputs']
 
 # %% ../../nbs/31_studies.augmentation.ipynb #e31ae694
 STANDARD_METHODS = ("baseline", "upweighted", "separate", "smote")  # methods that need no generator
@@ -66,27 +62,19 @@ DESIGNS: dict[str, GroupDesign] = {
     "framingham": GroupDesign("sex", "female", ("male",), ("TenYearCHD",)),
 }
 
-# %% ../../nbs/31_studies.augmentation.ipynb #2193288d
-@functools.lru_cache(maxsize=4)
-def _cached_dataset(dataset: str, spec_path: str | None, data_dir: tuple[str, ...]) -> Dataset:
-    """Load a dataset once per process (the data folders are part of the key)."""
-    settings = load_settings({"data_dir": ":".join(data_dir)}) if data_dir else load_settings()
-    return from_csv(dataset, load_spec(spec_path)) if spec_path else load_dataset(dataset, settings=settings)
-
-def load_study_data(dataset: str | Dataset, # registered name, CSV path (with spec_path) or a loaded Dataset
-                    spec_path: str | None = None, # JSON spec of a CSV table
-                    settings: Settings | None = None, # run settings (data folders)
-                   ) -> Dataset:
-    """The study's table, from the per-process cache unless a Dataset is given."""
-    if isinstance(dataset, Dataset): return dataset
-    s = settings or load_settings()
-    return _cached_dataset(str(dataset), spec_path, tuple(map(str, s.data_dir)))
-
 # %% ../../nbs/31_studies.augmentation.ipynb #615914cb
+def _data_value(values: pd.Index, # the column's values
+                v: Any, # a value as given (e.g. text from the command line)
+               ) -> Any:
+    """`v` as the column holds it: itself, or the one value whose text is `v`."""
+    if v in values: return v
+    same = [x for x in values if str(x) == str(v)]
+    return same[0] if len(same) == 1 else v
+
 def resolve_design(ds: Dataset, # the loaded table
                    attribute: str | None = None, # sensitive attribute (default: the dataset's design, else its first sensitive attribute)
                    majority: Any = None, # majority value (default: the design's, else the most frequent value)
-                   minorities: Sequence | None = None, # minority values (default: the design's, else every other value)
+                   minorities: str | Sequence | None = None, # minority values, or their text comma-separated (default: the design's, else every other value)
                    outcomes: Sequence[str] | None = None, # outcomes (default: the design's, else all of the spec's)
                   ) -> GroupDesign:
     """The design for this table with the given overrides, every name and value checked against the data."""
@@ -98,8 +86,11 @@ def resolve_design(ds: Dataset, # the loaded table
         raise FairsynthError(f"parameter 'attribute': '{attribute}' is not a categorical column of '{spec.name}'")
     same = base is not None and base.attribute == attribute
     counts = df[attribute].value_counts()
-    majority = majority if majority is not None else (base.majority if same else counts.index[0])
-    minorities = tuple(minorities) if minorities else (base.minorities if same else tuple(v for v in counts.index if v != majority))
+    if isinstance(minorities, str):  # comma-separated, unless the whole text is one value of the column
+        minorities = [minorities] if _data_value(counts.index, minorities) in counts.index else parse_list(minorities)
+    majority = _data_value(counts.index, majority) if majority is not None else (base.majority if same else counts.index[0])
+    minorities = tuple(_data_value(counts.index, m) for m in minorities) if minorities else (
+        base.minorities if same else tuple(v for v in counts.index if v != majority))
     outcomes = tuple(outcomes) if outcomes else (base.outcomes if base else spec.outcomes)
     for name, v in [("majority", majority), *(("minority", m) for m in minorities)]:
         if v not in counts.index:
@@ -110,10 +101,6 @@ def resolve_design(ds: Dataset, # the loaded table
     return GroupDesign(attribute, majority, tuple(minorities), tuple(outcomes))
 
 # %% ../../nbs/31_studies.augmentation.ipynb #92ea8681
-def draw_seed(*parts: Any) -> int:
-    """A 32-bit seed derived from the given parts (stable across processes and runs)."""
-    return int(hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:8], 16)
-
 @dataclasses.dataclass
 class GroupSample:
     """One repeat's drawn real rows and the hold-out of the two groups."""
@@ -159,11 +146,11 @@ def draw_group_sample(ds: Dataset, # the loaded table
 
 # %% ../../nbs/31_studies.augmentation.ipynb #4c1cfb81
 def _fit_model(X: np.ndarray, y: np.ndarray, weight: np.ndarray | None, seed: int):
-    """A logistic regression on (X, y), or the prevalence when y holds one class (returns model, fell_back)."""
+    """A logistic regression (the model registry's `logistic_seeded`) on (X, y), or the prevalence when y holds one class (returns model, fell_back)."""
     if len(np.unique(y)) < 2: return DummyClassifier(strategy="prior").fit(X, y), True
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return LogisticRegression(max_iter=2000, random_state=seed).fit(X, y, sample_weight=weight), False
+        return get_model("logistic_seeded", seed=seed).fit(X, y, sample_weight=weight), False
 
 def _proba(model, X: np.ndarray) -> np.ndarray:
     """P(y = 1) of a fitted classifier (0 when it only saw class 0)."""
@@ -302,11 +289,7 @@ def generator_parameters(generators: Sequence[str], # generator names of the stu
                          params_json: str | Mapping | None = None, # JSON object: {generator: {param: value}} or {param: value} for all
                         ) -> dict[str, dict[str, Any]]:
     """Each generator's parameters, from the epochs setting and a JSON object."""
-    if isinstance(params_json, str):
-        try: given = json.loads(params_json) if params_json.strip() else {}
-        except json.JSONDecodeError as e: raise FairsynthError(f"parameter 'generator_params' is not valid JSON: {e}") from None
-    else: given = dict(params_json or {})
-    if not isinstance(given, dict): raise FairsynthError(f"parameter 'generator_params' must be a JSON object, got {type(given).__name__}")
+    given = parse_json_object(params_json, "generator_params")
     keyed = bool(given) and all(k in generators and isinstance(v, dict) for k, v in given.items())
     if any(k in generators for k in given) and not keyed:
         raise FairsynthError(f"parameter 'generator_params' mixes generator names {[k for k in given if k in generators]} "
@@ -350,40 +333,82 @@ def augmentation_cells(dataset: str, # registered name (or CSV path with spec_pa
     return cells
 
 # %% ../../nbs/31_studies.augmentation.ipynb #68b2f97c
-def run_augmentation(dataset: str | Dataset = "nhefs", # registered name, CSV path (with spec_path) or a loaded Dataset
-                     generators: Sequence[str] | str = ("gaussian_copula",), # generator names (comma-separated string or list)
-                     attribute: str | None = None, # sensitive attribute (default: the dataset's design)
-                     majority: Any = None, # majority value (default: the design's)
-                     minorities: Sequence | None = None, # minority values (default: the design's)
-                     outcomes: Sequence[str] | None = None, # outcomes (default: the design's)
-                     n_majority: int = 1000, # majority patients per draw
-                     n_minority: Sequence[int] | int = (100,), # minority patients per draw
-                     repeats: int | None = None, # draws per setting (default: the `repeats` setting, 25)
-                     seed: int | None = None, # study seed (default: the `seed` setting)
-                     generator_params: Mapping[str, Mapping[str, Any]] | None = None, # generator -> parameters
-                     n_synthetic: int | None = None, # rows each synthetic method adds (default: n_majority - n_minority)
-                     group_mode: str = "fit", # 'fit' or 'condition'
-                     store: Path | str | None = None, # results store (default: <reports_dir>/<dataset>/augmentation_store)
-                     n_jobs: int = 1, # local worker processes
-                     scheduler: str | None = None, # Dask scheduler address (cells run on that cluster)
-                     spec_path: str | None = None, # JSON spec when dataset is a CSV path
-                     settings: Settings | None = None, # run settings
-                     progress: bool = True, # a line per finished cell on stderr
-                    ) -> GridResult:
-    """Run (or resume) the augmentation grid of one dataset and return every finished cell's rows."""
-    settings = settings or load_settings()
-    ds = load_study_data(dataset, spec_path, settings)
-    design = resolve_design(ds, attribute, majority, minorities, outcomes)
-    names = [g.strip() for g in generators.split(",") if g.strip()] if isinstance(generators, str) else list(generators)
-    sizes = [n_minority] if isinstance(n_minority, (int, np.integer)) else list(n_minority)
+def minority_sizes(config: AugmentationConfig, # the study's config
+                  ) -> list[int]:
+    """`n_minority`, then each further size of `sensitivity` (the sensitivity analysis)."""
+    extra = []
+    for x in parse_list(config.sensitivity):
+        n = int(x) if x.lstrip("-").isdigit() else None
+        if n is None or n < 2:
+            raise FairsynthError(f"parameter 'sensitivity' must be minority sizes (integers of at least 2), comma-separated; got {config.sensitivity!r}")
+        extra.append(n)
+    return [config.n_minority] + [n for n in extra if n != config.n_minority]
+
+@dataclasses.dataclass(frozen=True)
+class AugmentationConfig(GridConfig):
+    """The augmentation study: which groups, which generators, how many patients each draw takes."""
+    attribute: str | None = None  # sensitive attribute (default: the dataset's design)
+    majority: str | None = None  # majority value (default: the design's)
+    minority: str | None = None  # minority value(s), comma-separated (default: the design's)
+    outcome: str | None = None  # outcome(s), comma-separated (default: the design's)
+    generator: str = "gaussian_copula"  # generator name(s) for the synthetic methods, comma-separated
+    epochs: int = option(100, low=1)  # epochs of the neural generators
+    generator_params: str | None = None  # JSON object of generator parameters, by name ('{"llm": {"temperature": 0.5}}') or for all
+    curate: bool = False  # curate every generator's rows with the CLLM filter (curate=true)
+    n_majority: int = option(1000, low=2)  # majority patients per draw
+    n_minority: int = option(100, low=2)  # minority patients per draw
+    sensitivity: str | None = None  # further minority sizes, comma-separated (e.g. 50,200)
+    n_synthetic: int | None = option(None, low=1)  # rows each synthetic method adds (default: n-majority - n-minority)
+    group_mode: str = option("fit", choices=("fit", "condition"))  # group generator fitted on the minority rows, or on all rows and conditioned
+    explore: bool = option(True, run=True)  # draw the exploratory figures (--no-explore: skip them; they refit each generator once per group)
+
+    def check(self) -> None:
+        """The sensitivity sizes are integers and the generator parameters one JSON object."""
+        super().check()
+        minority_sizes(self)
+        generator_parameters(parse_list(self.generator), self.epochs, self.generator_params)
+
+def config_generator_params(config: AugmentationConfig, # the study's config
+                           ) -> dict[str, dict[str, Any]]:
+    """Each generator's parameters: the epochs, the JSON object, and `curate`."""
+    params = generator_parameters(parse_list(config.generator), config.epochs, config.generator_params)
+    return {g: {**p, "curate": True} for g, p in params.items()} if config.curate else params
+
+# %% ../../nbs/31_studies.augmentation.ipynb #a7c1e204
+def augmentation_designs(config: AugmentationConfig, # the study's config
+                         data: Dataset, # the loaded table
+                        ) -> list[GroupDesign]:
+    """The config's design, checked against the table, with every size drawn checked against each minority group."""
+    design = resolve_design(data, config.attribute, config.majority, config.minority, parse_list(config.outcome) or None)
     for m in design.minorities:  # sizes the groups cannot supply fail here, before any cell runs or the store is made
-        for n in sizes: draw_group_sample(ds, design.attribute, design.majority, m, n_majority, n)
-    store = Path(store) if store else settings.reports_dir / ds.spec.name / "augmentation_store"
-    cells = augmentation_cells(ds.spec.name if isinstance(dataset, Dataset) else dataset, design, names, n_majority, n_minority,
-                               settings.repeats if repeats is None else repeats, settings.seed if seed is None else seed,
-                               generator_params, n_synthetic, group_mode, spec_path)
-    fn = functools.partial(augmentation_cell, settings=settings)
-    return run_grid(fn, cells, store, n_jobs=n_jobs, scheduler=scheduler, progress=progress)
+        for n in minority_sizes(config): draw_group_sample(data, design.attribute, design.majority, m, config.n_majority, n)
+    return [design]
+
+def augmentation_grid(config: AugmentationConfig, # the study's config (seed and repeats resolved)
+                      data: Dataset, # the loaded table
+                      design: GroupDesign, # one of augmentation_designs
+                     ) -> list[dict[str, Any]]:
+    """The cells of the config's grid (see `augmentation_cells`)."""
+    dataset, spec_path = config.source()
+    return augmentation_cells(dataset, design, parse_list(config.generator), config.n_majority, minority_sizes(config),
+                              config.repeats, config.seed, config_generator_params(config), config.n_synthetic,
+                              config.group_mode, spec_path)
+
+def augmentation_pages(config: AugmentationConfig, # the study's config
+                       data: Dataset, # the loaded table
+                       design: GroupDesign, # one of augmentation_designs
+                      ) -> list[Page]:
+    """A page per minority group (the config narrowed to it) and a page comparing the groups."""
+    name, att = data.spec.name, design.attribute
+    pages = [Page("augmentation", group_folder(m), "augmentation.html", f"fairsynth: {name} augmentation, {att}={m}",
+                  {"minority": str(m)}) for m in design.minorities]
+    return pages + [Page("augmentation_dataset", "all", "augmentation.html", f"fairsynth: {name} augmentation across groups")]
+
+STUDY = register_study(Study(
+    name="augmentation", config=AugmentationConfig,
+    help="seed-002 study: synthetic augmentation of a minority group vs standard approaches",
+    designs=augmentation_designs, pages=augmentation_pages, cells=augmentation_grid, cell=augmentation_cell,
+    store_name=lambda config, design: "augmentation_store"))
 
 # %% ../../nbs/31_studies.augmentation.ipynb #74cc098d
 KEYS = ["dataset", "attribute", "majority", "minority", "n_majority", "n_minority", "outcome", "method_label", "group", "metric"]
@@ -392,29 +417,6 @@ def method_labels(results: pd.DataFrame) -> pd.Series:
     """'baseline', ..., or 'synthetic-group (tvae)' for generator methods."""
     gen = results["generator"].fillna("").astype(str)
     return results["method"].where(gen == "", results["method"] + " (" + gen + ")")
-
-def t_interval(x: pd.Series, # values, one per repeat (NaNs dropped)
-               level: float = 0.95, # coverage of the interval
-              ) -> pd.Series:
-    """Mean, standard deviation, t-interval of the mean (low, high) and count."""
-    x = x.dropna(); n = len(x); m = x.mean() if n else np.nan
-    sd = x.std(ddof=1) if n > 1 else np.nan
-    h = stats.t.ppf(0.5 + level / 2, n - 1) * sd / np.sqrt(n) if n > 1 else np.nan
-    return pd.Series({"mean": m, "sd": sd, "ci_low": m - h, "ci_high": m + h, "n": n})
-
-def repeat_intervals(rows: pd.DataFrame, # tidy rows: the keys, the estimates and the estimator's own interval ('lo', 'hi')
-                     keys: list[str], # the columns that name one quantity
-                     value: str = "value", # the column of estimates
-                    ) -> pd.DataFrame:
-    """Per `keys`: `t_interval` over repeats; with a single repeat, the estimator's own interval instead."""
-    out = rows.groupby(keys, sort=False)[value].apply(t_interval).unstack().reset_index()
-    own = rows.groupby(keys, sort=False)[["lo", "hi"]].mean()
-    one = out["n"] < 2
-    idx = pd.MultiIndex.from_frame(out.loc[one, keys])
-    out.loc[one, "ci_low"], out.loc[one, "ci_high"] = own.reindex(idx)["lo"].to_numpy(), own.reindex(idx)["hi"].to_numpy()
-    out["interval"] = np.where(one, "estimator", "t over repeats")
-    out["n"] = out["n"].astype(int)
-    return out
 
 def summarise(results: pd.DataFrame, # tidy rows of finished cells (GridResult.results)
               metrics: Sequence[str] = METRICS, # metrics summarised

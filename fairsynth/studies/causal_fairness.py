@@ -14,32 +14,31 @@ import functools
 import json
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.pipeline import Pipeline
 
-from ..core import FairsynthError, Settings, load_settings
+from ..core import FairsynthError, Settings
 from ..data import patient_split
 from ..generators.base import get_generator
 from ..generators.causal import check_remove
-from ..metrics.causal_fairness import MEASURE_LABELS, CausalRoles, causal_effects, plot_decomposition
-from ..metrics.tabular import feature_encoder
+from ..metrics.causal_fairness import LEARNERS, MEASURE_LABELS, CausalRoles, causal_effects, plot_decomposition
+from ..models import MODEL_CHOICES, model_pipeline
 from ..spec import Dataset, DatasetSpec
-from .augmentation import draw_seed, load_study_data, repeat_intervals
-from .grid import GridResult, run_grid
+from .common import (draw_seed, group_folder, load_study_data, narrow_spec, parse_json_object, parse_list,
+                                      repeat_intervals)
+from .framework import GridConfig, Page, Study, option, register_study
 
 # %% auto #0
-__all__ = ['CAUSAL_DESIGNS', 'PREDICTORS', 'METHODS', 'CausalDesign', 'resolve_causal_design', 'design_spec', 'causal_table',
-           'causal_split', 'predictor', 'predicted_scores', 'decompose', 'fair_label', 'synthetic_arms', 'llm_arm',
-           'causal_cell', 'causal_cells', 'run_causal', 'summarise_causal', 'effects_of', 'deviation_table',
-           'reduction_table', 'plot_data_decomposition', 'plot_predictor_decomposition']
+__all__ = ['CAUSAL_DESIGNS', 'PREDICTORS', 'METHODS', 'STUDY', 'CausalDesign', 'resolve_causal_design', 'design_spec',
+           'causal_table', 'causal_split', 'predictor', 'predicted_scores', 'decompose', 'fair_label', 'synthetic_arms',
+           'llm_arm', 'CausalConfig', 'causal_designs', 'causal_cell', 'causal_cells', 'causal_pages',
+           'causal_store_name', 'summarise_causal', 'effects_of', 'deviation_table', 'reduction_table',
+           'plot_data_decomposition', 'plot_predictor_decomposition']
 
 # %% ../../nbs/35_studies.causal_fairness.ipynb #3a9bc7b5
 CAUSAL_DESIGNS: dict[str, dict[str, Any]] = {
@@ -126,8 +125,7 @@ def design_spec(spec: DatasetSpec, # the dataset's spec
                ) -> DatasetSpec:
     """The spec of the study table: the role columns only, X's reference value as privileged, Y the one outcome."""
     r = design.roles
-    return spec.replace(columns={c: spec.columns[c] for c in r.columns}, sensitive={r.x: r.x0}, outcomes=(r.y,),
-                        treatment=None, confounders=r.z, mediators=r.w)
+    return narrow_spec(spec, r.columns, sensitive={r.x: r.x0}, outcomes=(r.y,), treatment=None, confounders=r.z, mediators=r.w)
 
 def causal_table(ds: Dataset, # the loaded table
                  design: CausalDesign, # the study design
@@ -150,23 +148,16 @@ def causal_split(ds: Dataset, # the loaded table
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 # %% ../../nbs/35_studies.causal_fairness.ipynb #adf6801c
-PREDICTORS = ("logistic", "forest", "boosting")  # predictor names of the study
+PREDICTORS = tuple(MODEL_CHOICES["causal_fairness_study"])  # predictor names of the study: logistic, forest, boosting
 
 def predictor(name: str, # 'logistic', 'forest' or 'boosting'
               spec: DatasetSpec, # column types
               features: Sequence[str], # input columns
               seed: int = 0, # seed of the classifier
              ) -> Pipeline:
-    """An unfitted pipeline: feature encoder + classifier."""
-    if name == "logistic":
-        return make_pipeline(feature_encoder(spec, list(features), scale="standard"), LogisticRegression(max_iter=2000, random_state=seed))
-    if name == "forest":
-        return make_pipeline(feature_encoder(spec, list(features), scale=None),
-                             RandomForestClassifier(n_estimators=200, min_samples_leaf=10, n_jobs=1, random_state=seed))
-    if name == "boosting":
-        return make_pipeline(feature_encoder(spec, list(features), scale=None),
-                             HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, max_depth=4, random_state=seed))
-    raise FairsynthError(f"unknown predictor '{name}'; known predictors: {list(PREDICTORS)}")
+    """An unfitted pipeline: feature encoder + the model registry's classifier for `name`."""
+    if name not in PREDICTORS: raise FairsynthError(f"unknown predictor '{name}'; known predictors: {list(PREDICTORS)}")
+    return model_pipeline(MODEL_CHOICES["causal_fairness_study"][name], spec, features, seed)
 
 def predicted_scores(train: pd.DataFrame, # rows the predictor learns from (real or synthetic)
                      test: pd.DataFrame, # real test rows
@@ -248,6 +239,57 @@ def llm_arm(train: pd.DataFrame, # real training rows
     rows = gen.sample(n, seed=seed)
     return rows, gen.refine_log_
 
+# %% ../../nbs/35_studies.causal_fairness.ipynb #c5a1e002
+@dataclasses.dataclass(frozen=True)
+class CausalConfig(GridConfig):
+    """The seed-001 study: the causal decomposition of real, faithful and fair synthetic data and of predictors trained on each."""
+    attribute: str | None = None  # protected attribute X (default: the dataset's design)
+    x0: str | None = None  # reference value of X (default: the design's, else the privileged value)
+    x1: str | None = None  # comparison value of X (default: the design's, else the most frequent other)
+    confounders: str | None = None  # Z, comma-separated (default: the design's)
+    mediators: str | None = None  # W, comma-separated (default: the design's)
+    outcome: str | None = None  # Y (default: the design's)
+    fair_paths: str = "both,direct"  # fair-mode path sets, comma-separated, one arm each (direct, indirect, spurious, both, all)
+    generator_params: str | None = None  # JSON object of further causal_dag parameters ('{"node_model": "logistic"}')
+    models: str = "logistic,forest,boosting"  # predictors, comma-separated
+    methods: str = "plugin,dr"  # estimators, comma-separated
+    learner: str = option("logistic", choices=LEARNERS)  # learner of the plug-in estimator (logistic, linear, boosting, forest)
+    dr_learner: str = option("logistic", choices=LEARNERS)  # learner of the doubly robust estimator
+    n_boot: int = option(100, low=0)  # bootstrap resamples of the plug-in interval
+    test_size: float = option(0.3, low=0, high=1, open_low=True, open_high=True)  # share of patients held out
+    max_fit_rows: int | None = option(None, low=1)  # fit the generators on a random subsample of this many training rows
+    synthetic_factor: float = option(1.0, low=0, high=100, open_low=True)  # synthetic rows decomposed per training row (predictors use as many as real rows)
+    llm_rounds: int = option(0, low=0)  # add the LLM generator with this many refine rounds of the causal audit (needs an LLM endpoint)
+    llm_rows: int = option(200, low=1)  # rows of the LLM arm
+    llm_params: str | None = option(None, cli=False)  # JSON object of further llm generator parameters
+    tolerance: float = option(0.1, cli=False, low=0)  # relative deviation counted as faithful (report only)
+    goal: float = option(0.7, cli=False)  # bias reduction wanted of predictors trained on fair data (report only)
+
+    def check(self) -> None:
+        """Known predictors, estimators and path sets; JSON objects that set nothing the study sets."""
+        super().check()
+        if bad := [m for m in parse_list(self.models) if m not in PREDICTORS]:
+            raise FairsynthError(f"parameter 'models': unknown predictor(s) {bad}; known predictors: {list(PREDICTORS)}")
+        if bad := [m for m in parse_list(self.methods) if m not in METHODS]:
+            raise FairsynthError(f"parameter 'methods': unknown method(s) {bad}; known methods: {list(METHODS)}")
+        if not parse_list(self.methods): raise FairsynthError("parameter 'methods' is empty")
+        gp = parse_json_object(self.generator_params, "generator_params")
+        if clash := {"mode", "remove", "attribute", "reference", "confounders", "mediators", "outcome", "seed"} & set(gp):
+            raise FairsynthError(f"parameter 'generator_params' must not set {sorted(clash)}: the study sets them")
+        for p in parse_list(self.fair_paths):
+            try: check_remove(p)
+            except FairsynthError as e: raise FairsynthError(f"parameter 'fair_paths': {e}") from None
+            get_generator("causal_dag", mode="fair", remove=p, **gp)  # unknown generator parameters fail here
+        parse_json_object(self.llm_params, "llm_params")
+
+def causal_designs(config: CausalConfig, # the study's config
+                   data: Dataset, # its table
+                  ) -> list[CausalDesign]:
+    """The config's one design, every role checked against the data."""
+    listed = lambda v: parse_list(v) if v else None  # no list given: the design's
+    return [resolve_causal_design(data, config.attribute, config.x0, config.x1, listed(config.confounders),
+                                  listed(config.mediators), config.outcome)]
+
 # %% ../../nbs/35_studies.causal_fairness.ipynb #0bdb5f5b
 def causal_cell(params: Mapping[str, Any], # one cell of the grid (see `causal_cells`)
                 settings: Settings | None = None, # run settings (default: load_settings() in the worker)
@@ -283,74 +325,43 @@ def causal_cell(params: Mapping[str, Any], # one cell of the grid (see `causal_c
              for k, v in (("train_rows", len(train)), ("test_rows", len(test)), ("fit_rows", len(fit_rows)))]
     return pd.DataFrame(rows)
 
-def causal_cells(dataset: str, # registered name (or CSV path with spec_path)
-                 design: CausalDesign, # the study design
-                 repeats: int = 3, # splits
-                 seed: int = 0, # study seed
-                 fair_paths: Sequence[str] = ("both", "direct"), # fair-mode path sets, one arm each
-                 generator_params: Mapping[str, Any] | None = None, # further causal_dag parameters (node_model, numeric, n_bins, dag, refine)
-                 models: Sequence[str] = PREDICTORS, # predictors
-                 methods: Sequence[str] = METHODS, # estimators
-                 learner: str = "logistic", # plug-in learner
-                 dr_learner: str = "logistic", # doubly robust learner
-                 n_boot: int = 100, # bootstrap resamples of the plug-in interval
-                 test_size: float = 0.3, # share of patients in the test set
-                 max_fit_rows: int | None = None, # fit the generators on a seeded subsample of this many training rows
-                 synthetic_factor: float = 1.0, # synthetic rows decomposed per training row (predictors use as many as real rows)
-                 llm_rounds: int = 0, # > 0: add the LLM arm with this many refine rounds of the causal audit
-                 llm_rows: int = 200, # rows of the LLM arm
-                 llm_params: Mapping[str, Any] | None = None, # further llm generator parameters
-                 spec_path: str | None = None, # JSON spec when dataset is a CSV path
+def causal_cells(config: CausalConfig, # the study's config (seed and repeats resolved)
+                 data: Dataset, # its table
+                 design: CausalDesign, # its design (`causal_designs`)
                 ) -> list[dict[str, Any]]:
-    """Every cell of the study grid (one per repeat), as JSON-friendly parameter dicts, checked before any runs."""
-    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
-        raise FairsynthError(f"parameter 'repeats' must be a positive integer, got {repeats!r}")
-    if bad := [m for m in models if m not in PREDICTORS]:
-        raise FairsynthError(f"parameter 'models': unknown predictor(s) {bad}; known predictors: {list(PREDICTORS)}")
-    if bad := [m for m in methods if m not in METHODS]:
-        raise FairsynthError(f"parameter 'methods': unknown method(s) {bad}; known methods: {list(METHODS)}")
-    if not methods: raise FairsynthError("parameter 'methods' is empty")
-    gp = dict(generator_params or {})
-    if clash := {"mode", "remove", "attribute", "reference", "confounders", "mediators", "outcome", "seed"} & set(gp):
-        raise FairsynthError(f"parameter 'generator_params' must not set {sorted(clash)}: the study sets them")
-    for p in fair_paths: check_remove(p); get_generator("causal_dag", mode="fair", remove=p, **gp)  # unknown paths or parameters fail here
-    r = design.roles
-    base = dict(dataset=str(dataset), spec_path=spec_path, attribute=r.x, x0=str(r.x0), x1=str(r.x1), confounders=list(r.z),
-                mediators=list(r.w), outcome=r.y, seed=int(seed), test_size=float(test_size), fair_paths=list(fair_paths),
-                generator_params=json.dumps(gp, sort_keys=True), models=list(models), methods=list(methods), learner=learner,
-                dr_learner=dr_learner, n_boot=int(n_boot), max_fit_rows=max_fit_rows)
-    if not (isinstance(synthetic_factor, (int, float)) and 0 < synthetic_factor <= 100):
-        raise FairsynthError(f"parameter 'synthetic_factor' must be a number in (0, 100], got {synthetic_factor!r}")
-    if synthetic_factor != 1.0: base["synthetic_factor"] = float(synthetic_factor)  # absent = 1, so older stores stay valid
-    if llm_rounds: base.update(llm_rounds=int(llm_rounds), llm_rows=int(llm_rows), llm_params=json.dumps(dict(llm_params or {}), sort_keys=True))
-    return [{**base, "repeat": k} for k in range(repeats)]
+    """Every cell of the study grid (one per repeat), as JSON-friendly parameter dicts."""
+    dataset, spec_path = config.source()
+    r, c = design.roles, config
+    base = dict(dataset=dataset, spec_path=spec_path, attribute=r.x, x0=str(r.x0), x1=str(r.x1), confounders=list(r.z),
+                mediators=list(r.w), outcome=r.y, seed=int(c.seed), test_size=float(c.test_size), fair_paths=parse_list(c.fair_paths),
+                generator_params=json.dumps(parse_json_object(c.generator_params, "generator_params"), sort_keys=True),
+                models=parse_list(c.models), methods=parse_list(c.methods), learner=c.learner, dr_learner=c.dr_learner,
+                n_boot=int(c.n_boot), max_fit_rows=c.max_fit_rows)
+    if c.synthetic_factor != 1.0: base["synthetic_factor"] = float(c.synthetic_factor)  # absent = 1, so older stores stay valid
+    if c.llm_rounds: base.update(llm_rounds=int(c.llm_rounds), llm_rows=int(c.llm_rows),
+                                 llm_params=json.dumps(parse_json_object(c.llm_params, "llm_params"), sort_keys=True))
+    return [{**base, "repeat": k} for k in range(c.repeats)]
 
-def run_causal(dataset: str | Dataset = "nhefs", # registered name, CSV path (with spec_path) or a loaded Dataset
-               attribute: str | None = None, # X (default: the design's)
-               x0: Any = None, # reference value of X
-               x1: Any = None, # comparison value of X
-               confounders: Sequence[str] | None = None, # Z
-               mediators: Sequence[str] | None = None, # W
-               outcome: str | None = None, # Y
-               repeats: int | None = None, # splits (default: the `repeats` setting)
-               seed: int | None = None, # study seed (default: the `seed` setting)
-               store: Path | str | None = None, # results store (default: <reports_dir>/<dataset>/causal_store_<attribute>)
-               n_jobs: int = 1, # local worker processes
-               scheduler: str | None = None, # Dask scheduler address
-               spec_path: str | None = None, # JSON spec when dataset is a CSV path
-               settings: Settings | None = None, # run settings
-               progress: bool = True, # a line per finished cell on stderr
-               **options: Any, # further `causal_cells` parameters (fair_paths, generator_params, models, methods, n_boot, ...)
-              ) -> GridResult:
-    """Run (or resume) the causal fairness grid of one dataset; return every finished cell's rows."""
-    settings = settings or load_settings()
-    ds = load_study_data(dataset, spec_path, settings)
-    design = resolve_causal_design(ds, attribute, x0, x1, confounders, mediators, outcome)
-    store = Path(store) if store else settings.reports_dir / ds.spec.name / f"causal_store_{design.roles.x}"
-    cells = causal_cells(ds.spec.name if isinstance(dataset, Dataset) else dataset, design,
-                         settings.repeats if repeats is None else repeats, settings.seed if seed is None else seed,
-                         spec_path=spec_path, **options)
-    return run_grid(functools.partial(causal_cell, settings=settings), cells, store, n_jobs=n_jobs, scheduler=scheduler, progress=progress)
+# %% ../../nbs/35_studies.causal_fairness.ipynb #c5a1e005
+def causal_pages(config: CausalConfig, # the study's config
+                 data: Dataset, # its table
+                 design: CausalDesign, # its design
+                ) -> list[Page]:
+    """The one page of a design: reports/<dataset>/<attribute>/causal_fairness.html."""
+    r = design.roles
+    return [Page("causal_fairness", group_folder(r.x), "causal_fairness.html",
+                 f"fairsynth: {data.spec.name} causal fairness, {r.x} ({r.x0} vs {r.x1})")]
+
+def causal_store_name(config: CausalConfig, # the study's config
+                      design: CausalDesign, # its design
+                     ) -> str:
+    """The results store's folder under reports/<dataset>/: causal_store_<attribute>."""
+    return f"causal_store_{design.roles.x}"
+
+STUDY = register_study(Study(name="causal", config=CausalConfig,
+                             help="seed-001 study: causal fairness decomposition, faithful and fair DAG-aware generator",
+                             designs=causal_designs, pages=causal_pages, cells=causal_cells, cell=causal_cell,
+                             store_name=causal_store_name))
 
 # %% ../../nbs/35_studies.causal_fairness.ipynb #e4c4fe7a
 def summarise_causal(results: pd.DataFrame) -> pd.DataFrame:

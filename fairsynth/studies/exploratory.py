@@ -24,8 +24,8 @@ from ..core import FairsynthError
 from ..generators.base import check_positive_int, check_seed
 from ..metrics.fidelity import correlation_matrix
 from ..metrics.privacy import dcr_encoder, nearest_distance
-from ..metrics.tabular import categorical_labels, feature_encoder, require_columns
-from ..report import REAL_COLOUR, colours, plot_correlation_heatmaps
+from ..tabular import categorical_labels, feature_encoder, require_columns
+from ..figures import REAL_COLOUR, colours, plot_correlation_heatmaps
 from ..spec import DatasetSpec
 
 # %% auto #0

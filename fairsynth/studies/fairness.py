@@ -13,30 +13,28 @@ import functools
 import json
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.pipeline import Pipeline
 
-from ..core import FairsynthError, Settings, load_settings
+from ..core import FairsynthError, Settings
 from ..data import patient_split
 from ..generators.base import get_generator
 from ..metrics.fairness import bootstrap_scores, di_fairness, group_table, pareto_front, plot_tradeoff
-from ..metrics.tabular import feature_encoder
+from ..models import MODEL_CHOICES, model_pipeline
 from ..spec import Dataset, DatasetSpec
-from .augmentation import draw_seed, load_study_data, t_interval
-from .grid import GridResult, run_grid
+from .common import draw_seed, group_folder, load_study_data, parse_json_object, parse_list, t_interval
+from .framework import GridConfig, Page, Study, option, register_study
 
 # %% auto #0
-__all__ = ['SMALL_GROUPS', 'DOWNSTREAM_MODELS', 'AUGMENT_MODES', 'GROUP_METRICS', 'HEADLINE_METRICS', 'FairnessDesign',
-           'resolve_fairness_design', 'group_of', 'study_split', 'downstream_model', 'added_counts', 'synthetic_counts',
-           'duplicated_rows', 'fair_synthetic_rows', 'score_arm', 'fairness_cell', 'parse_weights', 'fairness_cells',
-           'run_fairness', 'weight_label', 'arm_labels', 'arm_order', 'summarise_fairness', 'headline_table',
+__all__ = ['SMALL_GROUPS', 'DOWNSTREAM_MODELS', 'AUGMENT_MODES', 'GROUP_METRICS', 'CLASS_WEIGHT', 'STUDY', 'HEADLINE_METRICS',
+           'FairnessDesign', 'resolve_fairness_design', 'group_of', 'study_split', 'downstream_model', 'added_counts',
+           'synthetic_counts', 'duplicated_rows', 'fair_synthetic_rows', 'score_arm', 'fairness_cell', 'parse_weights',
+           'FairnessConfig', 'generator_parameters', 'fairness_designs', 'fairness_cells', 'fairness_store_name',
+           'fairness_pages', 'weight_label', 'arm_labels', 'arm_order', 'summarise_fairness', 'headline_table',
            'best_weight', 'goal_check', 'tradeoff_points', 'plot_tradeoffs', 'group_rates', 'plot_group_rates',
            'generator_record']
 
@@ -110,15 +108,9 @@ def downstream_model(name: str, # 'logistic' or 'boosting'
                      seed: int = 0, # seed of the classifier
                      class_weight: str | None = "balanced", # 'balanced' or None
                     ) -> Pipeline:
-    """An unfitted pipeline: feature encoder + classifier."""
-    if name == "logistic":
-        return make_pipeline(feature_encoder(spec, list(features), scale="standard"),
-                             LogisticRegression(max_iter=2000, class_weight=class_weight, random_state=seed))
-    if name == "boosting":
-        return make_pipeline(feature_encoder(spec, list(features), scale=None),
-                             HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, class_weight=class_weight,
-                                                            early_stopping=False, random_state=seed))
-    raise FairsynthError(f"unknown downstream model '{name}'; known models: {list(DOWNSTREAM_MODELS)}")
+    """An unfitted pipeline: feature encoder + classifier (the model registry's fairness-study entry for `name`)."""
+    if name not in DOWNSTREAM_MODELS: raise FairsynthError(f"unknown downstream model '{name}'; known models: {list(DOWNSTREAM_MODELS)}")
+    return model_pipeline(MODEL_CHOICES["fairness_study"][name], spec, features, seed, class_weight=class_weight)
 
 # %% ../../nbs/34_studies.fairness.ipynb #9053da05
 def added_counts(train: pd.DataFrame, # the real training rows
@@ -248,87 +240,100 @@ def fairness_cell(params: Mapping[str, Any], # one cell of the grid (see `fairne
     return pd.DataFrame(rows)
 
 # %% ../../nbs/34_studies.fairness.ipynb #ae64c216
-def parse_weights(weights: Sequence[float] | str) -> list[float]:
+CLASS_WEIGHT = "balanced"  # the downstream models' class weights in every cell
+
+def parse_weights(weights: Sequence[float] | str, # lambdas: a list or comma-separated text
+                  name: str = "lambdas", # the parameter's name, for the message
+                 ) -> list[float]:
     """Fairness weights from a list or a comma-separated string; 0 (the unconstrained generator) is always included."""
     vals = [x.strip() for x in weights.split(",") if x.strip()] if isinstance(weights, str) else list(weights)
     try: out = sorted({float(v) for v in vals} | {0.0})
-    except (TypeError, ValueError): raise FairsynthError(f"parameter 'fairness_weights' must be numbers, got {weights!r}") from None
-    if any(not np.isfinite(v) or v < 0 for v in out): raise FairsynthError(f"parameter 'fairness_weights' must be finite and >= 0, got {weights!r}")
+    except (TypeError, ValueError): raise FairsynthError(f"parameter '{name}' must be numbers, got {weights!r}") from None
+    if any(not np.isfinite(v) or v < 0 for v in out): raise FairsynthError(f"parameter '{name}' must be finite and >= 0, got {weights!r}")
     return out
 
-def fairness_cells(dataset: str, # registered name (or CSV path with spec_path)
-                   design: FairnessDesign, # attribute, privileged value, outcome
-                   fairness_weights: Sequence[float] | str = (0.0, 1.0, 5.0), # lambdas of the sweep (0 always included)
-                   repeats: int = 3, # splits
-                   seed: int = 0, # study seed
-                   generator_params: Mapping[str, Any] | None = None, # further fair_transformer parameters
-                   synthetic_ratio: float = 1.0, # rows added per non-privileged training row (synthetic and duplicate arms)
-                   models: Sequence[str] = DOWNSTREAM_MODELS, # downstream models
-                   n_boot: int = 200, # bootstrap resamples per score
-                   test_size: float = 0.3, # share of patients in the test set
-                   class_weight: str | None = "balanced", # downstream class weights
-                   min_group_rows: int = 50, # rarer attribute values are pooled
-                   max_fit_rows: int | None = None, # generator fitted on a subsample of this many training rows (None: all)
-                   spec_path: str | None = None, # JSON spec when dataset is a CSV path
-                   augment: str = "non_privileged", # synthetic rows for the non-privileged groups, or for 'all' groups
+@dataclasses.dataclass(frozen=True)
+class FairnessConfig(GridConfig):
+    """The fairness study: attribute(s), the lambda sweep, the generator and the downstream models."""
+    attribute: str | None = None  # sensitive attribute(s), comma-separated: one report each (default: the spec's first)
+    privileged: str | None = None  # privileged value (default: the spec's)
+    outcome: str | None = None  # outcome (default: the spec's first)
+    lambdas: str = "0,1,5"  # fairness weights of the sweep, comma-separated (0 always included)
+    epochs: int = option(20, low=1)  # epochs of the fair_transformer generator
+    generator_params: str | None = None  # JSON object of further fair_transformer parameters ('{"d_model": 64}')
+    synthetic_ratio: float = option(1.0, low=0, high=100, open_low=True)  # rows added per non-privileged training row
+    augment: str = option("non_privileged", choices=AUGMENT_MODES)  # synthetic rows for the non-privileged groups, or for all groups in training proportions (same total); report fairness[-all].html
+    models: str = "logistic,boosting"  # downstream models, comma-separated
+    n_boot: int = option(200, low=1)  # bootstrap resamples per score
+    test_size: float = option(0.3, low=0, high=1, open_low=True, open_high=True)  # share of patients held out
+    min_group_rows: int = option(50, low=0)  # pool attribute values with fewer rows into one group
+    max_fit_rows: int | None = option(None, low=1)  # fit the generator on a random subsample of this many training rows
+
+    def check(self) -> None:
+        """Lambdas are numbers >= 0, models are known, generator_params is a JSON object leaving the study's own parameters alone."""
+        super().check()
+        parse_weights(self.lambdas)
+        models = parse_list(self.models)
+        if not models: raise FairsynthError("parameter 'models' names no model")
+        if bad := [m for m in models if m not in DOWNSTREAM_MODELS]:
+            raise FairsynthError(f"parameter 'models': unknown model(s) {bad}; known models: {list(DOWNSTREAM_MODELS)}")
+        if clash := {"fairness_weight", "attribute", "outcome", "seed"} & set(parse_json_object(self.generator_params, "generator_params")):
+            raise FairsynthError(f"parameter 'generator_params' must not set {sorted(clash)}: the study sets them")
+
+def generator_parameters(config: FairnessConfig) -> dict[str, Any]:
+    """The fair_transformer's parameters of a config: `generator_params` with `epochs` set."""
+    return {**parse_json_object(config.generator_params, "generator_params"), "epochs": config.epochs}
+
+# %% ../../nbs/34_studies.fairness.ipynb #f5a1c0d3
+def fairness_designs(config: FairnessConfig, # the study's config
+                     data: Dataset, # its table
+                    ) -> list[FairnessDesign]:
+    """One design per attribute the config names (the spec's first when none), each checked against the data."""
+    return [resolve_fairness_design(data, a, config.outcome, config.privileged, config.min_group_rows)
+            for a in parse_list(config.attribute) or [None]]
+
+def fairness_cells(config: FairnessConfig, # the study's config, seed and repeats resolved
+                   data: Dataset, # its table
+                   design: FairnessDesign, # one of its designs
                   ) -> list[dict[str, Any]]:
-    """Every cell of the study grid, as JSON-friendly parameter dicts."""
-    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
-        raise FairsynthError(f"parameter 'repeats' must be a positive integer, got {repeats!r}")
-    if not (isinstance(synthetic_ratio, (int, float)) and 0 < synthetic_ratio <= 100):
-        raise FairsynthError(f"parameter 'synthetic_ratio' must be a number in (0, 100], got {synthetic_ratio!r}")
-    if bad := [m for m in models if m not in DOWNSTREAM_MODELS]:
-        raise FairsynthError(f"parameter 'models': unknown model(s) {bad}; known models: {list(DOWNSTREAM_MODELS)}")
-    if class_weight not in ("balanced", None): raise FairsynthError(f"parameter 'class_weight' must be 'balanced' or None, got {class_weight!r}")
-    gp = dict(generator_params or {})
-    if clash := {"fairness_weight", "attribute", "outcome", "seed"} & set(gp):
-        raise FairsynthError(f"parameter 'generator_params' must not set {sorted(clash)}: the study sets them")
+    """Every cell of one design's grid, as JSON-friendly parameter dicts."""
+    if config.seed is None or config.repeats is None:
+        raise FairsynthError("parameters 'seed' and 'repeats' are unset: resolve the config with the run settings first")
+    gp = generator_parameters(config)
     get_generator("fair_transformer", **gp)  # unknown parameters fail here, before any cell runs
-    if augment not in AUGMENT_MODES: raise FairsynthError(f"parameter 'augment' must be one of {AUGMENT_MODES}, got {augment!r}")
-    mode = {} if augment == "non_privileged" else {"augment": augment}  # absent = the default, so older stores stay valid
-    base = dict(dataset=str(dataset), spec_path=spec_path, attribute=design.attribute, privileged=design.privileged,
-                outcome=design.outcome, seed=int(seed), test_size=float(test_size), synthetic_ratio=float(synthetic_ratio),
-                models=list(models), n_boot=int(n_boot), class_weight=class_weight, min_group_rows=int(min_group_rows))
+    dataset, spec_path = config.source()
+    mode = {} if config.augment == "non_privileged" else {"augment": config.augment}  # absent = the default, so older stores stay valid
+    base = dict(dataset=dataset, spec_path=spec_path, attribute=design.attribute, privileged=design.privileged,
+                outcome=design.outcome, seed=int(config.seed), test_size=float(config.test_size),
+                synthetic_ratio=float(config.synthetic_ratio), models=parse_list(config.models), n_boot=int(config.n_boot),
+                class_weight=CLASS_WEIGHT, min_group_rows=int(config.min_group_rows))
     cells = []
-    for r in range(repeats):
+    for r in range(config.repeats):
         cells.append({**base, "repeat": r, "fairness_weight": None})
         cells += [{**base, "repeat": r, "fairness_weight": lam, "generator_params": json.dumps(gp, sort_keys=True),
-                   "max_fit_rows": max_fit_rows, **mode} for lam in parse_weights(fairness_weights)]
+                   "max_fit_rows": config.max_fit_rows, **mode} for lam in parse_weights(config.lambdas)]
     return cells
 
-def run_fairness(dataset: str | Dataset = "nhefs", # registered name, CSV path (with spec_path) or a loaded Dataset
-                 attribute: str | None = None, # sensitive attribute (default: the spec's first)
-                 outcome: str | None = None, # outcome (default: the spec's first)
-                 fairness_weights: Sequence[float] | str = (0.0, 1.0, 5.0), # lambdas of the sweep (0 always included)
-                 repeats: int | None = None, # splits (default: the `repeats` setting)
-                 seed: int | None = None, # study seed (default: the `seed` setting)
-                 generator_params: Mapping[str, Any] | None = None, # further fair_transformer parameters (e.g. {'epochs': 20})
-                 synthetic_ratio: float = 1.0, # rows added per non-privileged training row
-                 models: Sequence[str] = DOWNSTREAM_MODELS, # downstream models
-                 n_boot: int = 200, # bootstrap resamples per score
-                 test_size: float = 0.3, # share of patients in the test set
-                 class_weight: str | None = "balanced", # downstream class weights
-                 min_group_rows: int = 50, # rarer attribute values are pooled
-                 max_fit_rows: int | None = None, # generator fitted on a subsample of this many training rows (None: all)
-                 privileged: Any = None, # privileged value (default: the spec's)
-                 augment: str = "non_privileged", # synthetic rows for the non-privileged groups, or for 'all' groups
-                 store: Path | str | None = None, # results store (default: <reports_dir>/<dataset>/fairness_store_<attribute>[_all])
-                 n_jobs: int = 1, # local worker processes
-                 scheduler: str | None = None, # Dask scheduler address
-                 spec_path: str | None = None, # JSON spec when dataset is a CSV path
-                 settings: Settings | None = None, # run settings
-                 progress: bool = True, # a line per finished cell on stderr
-                ) -> GridResult:
-    """Run (or resume) the fairness grid of one dataset and attribute; return every finished cell's rows."""
-    settings = settings or load_settings()
-    ds = load_study_data(dataset, spec_path, settings)
-    design = resolve_fairness_design(ds, attribute, outcome, privileged, min_group_rows)
-    store = Path(store) if store else settings.reports_dir / ds.spec.name / f"fairness_store_{design.attribute}{'_all' if augment == 'all' else ''}"
-    cells = fairness_cells(ds.spec.name if isinstance(dataset, Dataset) else dataset, design, fairness_weights,
-                           settings.repeats if repeats is None else repeats, settings.seed if seed is None else seed,
-                           generator_params, synthetic_ratio, models, n_boot, test_size, class_weight, min_group_rows,
-                           max_fit_rows, spec_path, augment)
-    return run_grid(functools.partial(fairness_cell, settings=settings), cells, store, n_jobs=n_jobs, scheduler=scheduler, progress=progress)
+def fairness_store_name(config: FairnessConfig, # the study's config
+                        design: FairnessDesign, # one of its designs
+                       ) -> str:
+    """The store folder of a design: fairness_store_<attribute>, with _<augment> unless the default."""
+    return f"fairness_store_{design.attribute}{'' if config.augment == 'non_privileged' else '_' + config.augment}"
+
+def fairness_pages(config: FairnessConfig, # the study's config
+                   data: Dataset, # its table
+                   design: FairnessDesign, # one of its designs
+                  ) -> list[Page]:
+    """One page per design: <attribute>/fairness.html (fairness-<augment>.html unless the default)."""
+    other = config.augment != "non_privileged"
+    return [Page("fairness", group_folder(design.attribute), f"fairness{'-' + config.augment if other else ''}.html",
+                 f"fairsynth: {data.spec.name} fair synthetic augmentation, {design.attribute}{f' ({config.augment} groups)' if other else ''}",
+                 {"attribute": design.attribute})]
+
+STUDY = register_study(Study(name="fairness", config=FairnessConfig,
+                             help="seed-000 study: fairness-optimised transformer augmentation, lambda sweep",
+                             designs=fairness_designs, pages=fairness_pages, cells=fairness_cells, cell=fairness_cell,
+                             store_name=fairness_store_name))
 
 # %% ../../nbs/34_studies.fairness.ipynb #5e04b88c
 HEADLINE_METRICS = ("di", "worst_group_tpr", "mean_group_tpr", "f1", "auroc", "auprc", "spd", "eod")  # metrics summarised

@@ -16,25 +16,45 @@ from typing import Any
 
 import pandas as pd
 
-from ..core import FairsynthError, Settings, atomic_path, load_settings, provenance
+from ..core import FairsynthError, Settings, atomic_path, load_settings, log_step, provenance
 from ..data import load_dataset, patient_split
 from ..generators.base import get_generator
 from ..metrics.fidelity import column_similarity, correlation_difference, fidelity_summary, quality_score
 from ..metrics.privacy import dcr, privacy_summary
 from ..metrics.utility import utility_table
-from ..report import log_step, write_sidecar
 from ..spec import Dataset, DatasetSpec, check_binary_outcome
+from .common import write_sidecar
+from .framework import Page, Study, StudyConfig, load_config_data, option, register_study
 
 # %% auto #0
-__all__ = ['parse_generators', 'SynthesisResult', 'usable_for_utility', 'run_synthesis_study', 'summary_line', 'save_results']
+__all__ = ['NEURAL_EPOCHS', 'STUDY', 'parse_generators', 'SynthesisConfig', 'SynthesisResult', 'usable_for_utility',
+           'run_synthesis_study', 'summary_line', 'save_results', 'synthesis_pages']
 
-# %% ../../nbs/30_studies.synthesis.ipynb #7bca8b12
+# %% ../../nbs/30_studies.synthesis.ipynb #5e7c0001
 def parse_generators(generator: str | list[str]) -> list[str]:
     """Generator names from a comma-separated string or a list, without duplicates."""
     names = generator.split(",") if isinstance(generator, str) else list(generator)
     names = list(dict.fromkeys(n.strip() for n in names if n and n.strip()))
     if not names: raise FairsynthError("parameter 'generator' names no generator")
     return names
+
+NEURAL_EPOCHS = ("ctgan", "tvae")  # generators that take the study's `epochs`
+
+@dataclasses.dataclass(frozen=True)
+class SynthesisConfig(StudyConfig):
+    """The seed-003 study: fit generators on the training split, measure fidelity, utility and privacy."""
+    generator: str = "gaussian_copula,ctgan,tvae"  # generator name(s), comma-separated (see `fairsynth generators`)
+    epochs: int = option(100, low=1)  # epochs of the neural generators (ctgan, tvae)
+    rows: int | None = option(None, low=1)  # synthetic rows per generator (default: as many as training rows)
+    outcome: str | None = None  # outcome for the utility models (default: the dataset's first)
+    test_size: float = option(0.3, low=0, high=1, open_low=True, open_high=True)  # share of patients held out
+    max_train_rows: int | None = option(None, low=1)  # subsample the training split for fitting (default: all)
+    privacy_rows: int | None = option(5000, low=1)  # synthetic and hold-out rows sampled for the distance metrics (None: all)
+
+    def check(self) -> None:
+        """Every generator name is known (before any data is read)."""
+        for name in parse_generators(self.generator):
+            get_generator(name, **({"epochs": self.epochs} if name in NEURAL_EPOCHS else {}))
 
 # %% ../../nbs/30_studies.synthesis.ipynb #e80828b1
 @dataclasses.dataclass
@@ -85,33 +105,25 @@ def usable_for_utility(synthetic: dict[str, pd.DataFrame], # generator -> synthe
     return kept, warnings
 
 # %% ../../nbs/30_studies.synthesis.ipynb #6dbb2a62
-def run_synthesis_study(dataset: str | Dataset = "nhefs", # dataset name or a loaded Dataset
-                        generator: str | list[str] = "gaussian_copula", # one or more generator names (comma-separated)
-                        epochs: int = 30, # training epochs of the neural generators (ctgan, tvae)
-                        rows: int | None = None, # synthetic rows per generator (default: as many as training rows)
-                        seed: int | None = None, # seed of the split, the generators and the models (default: settings)
-                        outcome: str | None = None, # outcome for the utility models (default: the spec's first)
-                        test_size: float = 0.3, # share of patients held out
-                        max_train_rows: int | None = None, # subsample the training split for fitting (None: all)
-                        privacy_rows: int | None = 5000, # synthetic and hold-out rows sampled for the distance metrics (None: all)
+def run_synthesis_study(config: SynthesisConfig | None = None, # the study's parameters (default: SynthesisConfig())
                         settings: Settings | None = None, # run settings (default: load_settings())
                         progress: bool = True, # print each long step to stderr
+                        data: Dataset | None = None, # a loaded table instead of the config's dataset / CSV
                        ) -> SynthesisResult:
     """Fit each generator on the training split, sample, and measure fidelity, utility and privacy."""
     settings = settings or load_settings()
-    seed = settings.seed if seed is None else seed
-    names = parse_generators(generator)
-    if rows is not None and (not isinstance(rows, int) or rows < 1): raise FairsynthError(f"parameter 'rows' must be a positive integer, got {rows!r}")
-    if not isinstance(epochs, int) or epochs < 1: raise FairsynthError(f"parameter 'epochs' must be a positive integer, got {epochs!r}")
-    gens = {n: get_generator(n, **({"epochs": epochs} if n in ("ctgan", "tvae") else {}), seed=seed) for n in names}
-    ds = dataset if isinstance(dataset, Dataset) else load_dataset(dataset, settings=settings)
-    spec = ds.spec; outcome = outcome or spec.outcome
+    config = (config or SynthesisConfig()).resolve(settings)
+    seed, test_size, epochs = config.seed, config.test_size, config.epochs
+    names = parse_generators(config.generator)
+    gens = {n: get_generator(n, **({"epochs": epochs} if n in NEURAL_EPOCHS else {}), seed=seed) for n in names}
+    ds = data if data is not None else load_config_data(config, settings)
+    spec = ds.spec; outcome = config.outcome or spec.outcome
     spec.features(outcome)  # validates the outcome name
     log_step(f"{spec.name}: {len(ds.frame)} rows; splitting by patient (test_size={test_size}, seed={seed})", progress)
     train, test = patient_split(ds.frame, spec, test_size=test_size, seed=seed)
-    if max_train_rows and len(train) > max_train_rows:
-        train = train.sample(max_train_rows, random_state=seed)
-    n_rows = rows or len(train)
+    if config.max_train_rows and len(train) > config.max_train_rows:
+        train = train.sample(config.max_train_rows, random_state=seed)
+    n_rows = config.rows or len(train)
     timing, synthetic = [], {}
     for name, gen in gens.items():
         log_step(f"{name}: fitting on {len(train)} training rows", progress)
@@ -127,10 +139,9 @@ def run_synthesis_study(dataset: str | Dataset = "nhefs", # dataset name or a lo
     trainable, warnings = usable_for_utility(synthetic, outcome)
     utility = utility_table(train, test, spec, outcome=outcome, synthetic=trainable, seed=seed)
     log_step("measuring privacy (distance to closest record)", progress)
-    distances = pd.concat([dcr(train, s, test, spec, seed=seed, max_rows=privacy_rows).assign(generator=g) for g, s in synthetic.items()], ignore_index=True)
-    privacy = pd.concat([privacy_summary(train, s, test, spec, seed=seed, max_rows=privacy_rows).assign(generator=g) for g, s in synthetic.items()], ignore_index=True)
-    params = dict(dataset=spec.name, generator=",".join(names), epochs=epochs, rows=n_rows, seed=seed, outcome=outcome,
-                  test_size=test_size, max_train_rows=max_train_rows, privacy_rows=privacy_rows, train_rows=len(train), test_rows=len(test))
+    distances = pd.concat([dcr(train, s, test, spec, seed=seed, max_rows=config.privacy_rows).assign(generator=g) for g, s in synthetic.items()], ignore_index=True)
+    privacy = pd.concat([privacy_summary(train, s, test, spec, seed=seed, max_rows=config.privacy_rows).assign(generator=g) for g, s in synthetic.items()], ignore_index=True)
+    params = {**config.parameters(), "dataset": spec.name, "rows": n_rows, "outcome": outcome, "train_rows": len(train), "test_rows": len(test)}
     log_step("done", progress)
     return SynthesisResult(params, spec, outcome, train, test, synthetic,
                            pd.DataFrame(timing, columns=["generator", "step", "seconds"]), columns, fidelity, quality,
@@ -154,3 +165,11 @@ def save_results(res: SynthesisResult, # a finished study
                                              "title": f"Synthetic data report: {res.spec.name} ({res.params['generator']})",
                                              "summary": summary_line(res), "provenance": res.provenance})
     return out_dir / f"{stem}_results.csv"
+
+# %% ../../nbs/30_studies.synthesis.ipynb #5e7c0003
+def synthesis_pages(config: SynthesisConfig, data: Dataset, design: None) -> list[Page]:
+    """The one page of the study: reports/<dataset>/all/synthesis.html."""
+    return [Page("synthesis", "all", "synthesis.html", f"fairsynth: {data.spec.name} synthesis report")]
+
+STUDY = register_study(Study(name="synthesis", config=SynthesisConfig, help="seed-003 study: fidelity, utility and privacy of synthetic data",
+                             designs=lambda config, data: [None], pages=synthesis_pages))

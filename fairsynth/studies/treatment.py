@@ -14,7 +14,6 @@ import functools
 import json
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -24,17 +23,20 @@ import pandas as pd
 from ..core import FairsynthError, Settings, load_settings, sha256_frame
 from ..data import load_dataset, patient_split
 from ..generators.base import get_generator
-from ..metrics.causal_inference import (LEARNERS, SimulatedTreatment, outcome_kind, simulated_treatment,
-                                                treatment_metrics, treatment_reference)
-from ..spec import DatasetSpec
-from .augmentation import draw_seed, repeat_intervals, t_interval
-from .grid import GridResult, run_grid
+from ..metrics.causal_inference import (BASE_LEARNERS, LEARNERS, PROPENSITY_MODELS, SimulatedTreatment, outcome_kind,
+                                                simulated_treatment, treatment_metrics, treatment_reference)
+from ..spec import DatasetSpec, load_spec
+from .common import (data_label, draw_seed, group_folder, load_study_data, narrow_spec, parse_json_object,
+                                      parse_list, repeat_intervals, resolve_source, t_interval)
+from .framework import GridConfig, Page, Study, option, register_study
 
 # %% auto #0
-__all__ = ['TREATMENT_DESIGNS', 'BASES', 'ARMS', 'HOLDOUT', 'HIGHER_IS_BETTER', 'HEADLINE', 'TreatmentDesign',
+__all__ = ['TREATMENT_DESIGNS', 'BASES', 'ARMS', 'HOLDOUT', 'HIGHER_IS_BETTER', 'HEADLINE', 'STUDY', 'TreatmentDesign',
            'resolve_treatment_design', 'report_place', 'TreatmentData', 'treatment_data', 'treatment_split',
-           'synthetic_arm', 'treatment_cell', 'treatment_cells', 'run_treatment', 'summarise_treatment', 'steam_gain',
-           'metrics_table', 'plot_treatment_metrics', 'plot_ate', 'plot_learners']
+           'synthetic_arm', 'treatment_cell', 'treatment_cells', 'summarise_treatment', 'steam_gain', 'metrics_table',
+           'plot_treatment_metrics', 'plot_ate', 'plot_learners', 'TreatmentConfig', 'base_parameters',
+           'treatment_design', 'load_treatment', 'treatment_designs', 'treatment_study_cells', 'treatment_pages',
+           'treatment_store_name', 'treatment_folder']
 
 # %% ../../nbs/36_studies.treatment.ipynb #d21811dd
 TREATMENT_DESIGNS: dict[str, dict[str, Any]] = {
@@ -74,14 +76,22 @@ class TreatmentDesign:
     rationale: str  # why (shown in the report)
     options: tuple[tuple[str, Any], ...]  # loader options as (name, value) pairs (e.g. weight_change=True)
     simulated: str | None  # 'continuous' or 'binary' for a simulated setup
+    spec_path: str | None = None  # JSON spec of a table of your own (setup and dataset are then the CSV's path)
 
 def resolve_treatment_design(setup: str, # a key of TREATMENT_DESIGNS, or a registered dataset with a treatment
                              treatment: str | None = None, # W (default: the setup's, else the spec's treatment)
                              outcome: str | None = None, # Y (default: the setup's, else the spec's first outcome)
                              group: str | None = None, # subgroup attribute (default: the setup's, else the first sensitive one)
+                             spec_path: str | None = None, # JSON spec when `setup` is the path of a CSV table of your own
                             ) -> TreatmentDesign:
     """The design of `setup`, with any role overridden."""
-    d = dict(TREATMENT_DESIGNS.get(setup, {}))
+    if spec_path:  # a table of your own: the roles its spec declares
+        spec = load_spec(spec_path)
+        d, where = dict(dataset=setup, treatment=spec.treatment, outcome=spec.outcomes[0] if spec.outcomes else None,
+                        group=next(iter(spec.sensitive), None), rationale=(
+            f"A table of your own ('{spec.name}'): the treatment and outcome its spec declares (its first outcome) unless given "
+            "as parameters; no rationale recorded.")), f"spec '{spec.name}'"
+    else: d, where = dict(TREATMENT_DESIGNS.get(setup, {})), f"setup '{setup}'"
     if not d:
         from fairsynth.data import DATASETS
         if setup not in DATASETS:
@@ -92,14 +102,15 @@ def resolve_treatment_design(setup: str, # a key of TREATMENT_DESIGNS, or a regi
                  group=next(iter(info.sensitive), None), rationale=f"The treatment and first outcome of '{setup}' as registered.")
     d["treatment"], d["outcome"] = treatment or d.get("treatment"), outcome or d.get("outcome")
     if group is not None: d["group"] = group
-    if not d["treatment"]: raise FairsynthError(f"setup '{setup}' has no treatment: give parameter 'treatment'")
-    if not d["outcome"]: raise FairsynthError(f"setup '{setup}' has no outcome: give parameter 'outcome'")
+    if not d["treatment"]: raise FairsynthError(f"{where} has no treatment: give parameter 'treatment'")
+    if not d["outcome"]: raise FairsynthError(f"{where} has no outcome: give parameter 'outcome'")
     return TreatmentDesign(setup, d["dataset"], d["treatment"], d["outcome"], d.get("group"), d.get("rationale", ""),
-                           tuple(sorted(d.get("options", {}).items())), d.get("simulated"))
+                           tuple(sorted(d.get("options", {}).items())), d.get("simulated"), spec_path)
 
 # %% ../../nbs/36_studies.treatment.ipynb #2ffe0978
 def report_place(design: TreatmentDesign) -> tuple[str, str]:
-    """(dataset folder, subfolder) of the setup's report: reports/<dataset>/<outcome>/treatment.html."""
+    """(dataset folder, subfolder) of the setup's report: reports/<dataset>/<outcome>/treatment.html (a CSV: its spec's name)."""
+    if design.spec_path: return load_spec(design.spec_path).name, design.outcome
     return (design.setup if design.simulated else design.dataset), design.outcome
 
 # %% ../../nbs/36_studies.treatment.ipynb #e7f02ec2
@@ -113,6 +124,7 @@ class TreatmentData:
     outcome: str  # Y
     sha256: str  # checksum of the source table
     truth: SimulatedTreatment | None  # the simulation (its `cate`), else None
+    design: TreatmentDesign | None = None  # the design the table was loaded for
 
 @functools.lru_cache(maxsize=8)
 def _cached_data(design: TreatmentDesign, n_simulated: int, seed: int, data_dir: tuple[str, ...]) -> TreatmentData:
@@ -120,24 +132,29 @@ def _cached_data(design: TreatmentDesign, n_simulated: int, seed: int, data_dir:
         sim = simulated_treatment(n_simulated, outcome=design.simulated, seed=seed)
         frame, spec, truth, sha = sim.frame, sim.spec, sim, sha256_frame(sim.frame)
     else:
-        ds = load_dataset(design.dataset, settings=load_settings({"data_dir": ":".join(data_dir)}), **dict(design.options))
+        ds = (load_study_data(design.dataset, design.spec_path) if design.spec_path else
+              load_dataset(design.dataset, settings=load_settings({"data_dir": ":".join(data_dir)}), **dict(design.options)))
         frame, spec, truth, sha = ds.frame, ds.spec, None, ds.sha256
     for role, col in (("treatment", design.treatment), ("outcome", design.outcome)):
         if col not in spec.columns:
-            raise FairsynthError(f"{role} '{col}' is not a column of dataset '{design.dataset}'; columns: {list(spec.columns)}")
-    drop = {design.treatment, design.outcome, *spec.outcomes}
+            raise FairsynthError(f"{role} '{col}' is not a column of dataset '{data_label(design.dataset)}'; columns: {list(spec.columns)}")
+    excluded = set(spec.outcome_excludes.get(design.outcome, ()))  # recorded with or after Y: not covariates
+    if design.treatment in excluded:
+        raise FairsynthError(f"spec '{spec.name}': outcome_excludes of '{design.outcome}' names the treatment '{design.treatment}' "
+                             "(recorded with or after the outcome), so it cannot be the treatment of that outcome")
+    drop = {design.treatment, design.outcome, *spec.outcomes, *excluded}
     covariates = [c for c in spec.columns if c not in drop]
     keep = frame[design.treatment].notna() & frame[design.outcome].notna()
     cols = ([spec.id_column] if spec.id_column else []) + covariates + [design.treatment, design.outcome]
     table = frame.loc[keep, cols].reset_index(drop=True)
     binary = outcome_kind(table[design.outcome]) == "binary"
     kept = set(covariates)
-    study_spec = spec.replace(columns={c: spec.columns[c] for c in cols if c != spec.id_column},
-                              sensitive={k: v for k, v in spec.sensitive.items() if k in kept},
-                              outcomes=(design.outcome,) if binary else (), treatment=design.treatment,
-                              confounders=tuple(c for c in spec.confounders if c in kept),
-                              mediators=tuple(c for c in spec.mediators if c in kept))
-    return TreatmentData(table, study_spec, covariates, design.treatment, design.outcome, sha, truth)
+    study_spec = narrow_spec(spec, [*covariates, design.treatment, design.outcome],
+                             sensitive={k: v for k, v in spec.sensitive.items() if k in kept},
+                             outcomes=(design.outcome,) if binary else (), treatment=design.treatment,
+                             confounders=tuple(c for c in spec.confounders if c in kept),
+                             mediators=tuple(c for c in spec.mediators if c in kept))
+    return TreatmentData(table, study_spec, covariates, design.treatment, design.outcome, sha, truth, design)
 
 def treatment_data(design: TreatmentDesign, # the study design
                    settings: Settings | None = None, # run settings (data folders)
@@ -206,9 +223,9 @@ def treatment_cell(params: Mapping[str, Any], # one cell of the grid (see `treat
                   ) -> pd.DataFrame:
     """Run one repeat for one base generator: the reference, then both arms' metrics."""
     p = dict(params)
-    design = resolve_treatment_design(p["setup"], p["treatment"], p["outcome"], p["subgroup"])
+    design = resolve_treatment_design(p["setup"], p["treatment"], p["outcome"], p["subgroup"], p.get("spec_path"))
     data = treatment_data(design, settings, p["n_simulated"], p["seed"])
-    seed = draw_seed(p["seed"], p["setup"], design.treatment, design.outcome, p["test_size"], p["repeat"])
+    seed = draw_seed(p["seed"], data_label(p["setup"]), design.treatment, design.outcome, p["test_size"], p["repeat"])
     train, test = treatment_split(data, seed, p["test_size"])
     fit_rows = train if not p.get("max_fit_rows") or len(train) <= p["max_fit_rows"] else train.sample(p["max_fit_rows"], random_state=seed % 2**31)
     ref = treatment_reference(train, test, data.spec, data.covariates, design.treatment, design.outcome, learners=p["learners"],
@@ -243,6 +260,7 @@ def treatment_cells(setup: str, # a key of TREATMENT_DESIGNS or a dataset with a
                     test_size: float = 0.3, # share of patients held out
                     max_fit_rows: int | None = None, # fit the generators on a seeded subsample of this many training rows
                     n_simulated: int = 4000, # rows of a simulated setup
+                    spec_path: str | None = None, # JSON spec when `setup` is the path of a CSV table of your own
                    ) -> list[dict[str, Any]]:
     """Every cell of the study grid (repeat x base generator), as JSON-friendly parameter dicts, checked before any runs."""
     if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
@@ -260,33 +278,11 @@ def treatment_cells(setup: str, # a key of TREATMENT_DESIGNS or a dataset with a
         raise FairsynthError(f"parameter 'learners': unknown learner(s) {bad}; known learners: {list(LEARNERS)}")
     common = dict(setup=setup, treatment=design.treatment, outcome=design.outcome, subgroup=design.group, seed=int(seed),
                   test_size=float(test_size), steam_params=json.dumps(sp, sort_keys=True), learners=list(learners),
-                  base_learner=base_learner, propensity=propensity, max_fit_rows=max_fit_rows, n_simulated=int(n_simulated))
+                  base_learner=base_learner, propensity=propensity, max_fit_rows=max_fit_rows, n_simulated=int(n_simulated),
+                  **({"spec_path": str(spec_path)} if spec_path else {}))
     return [{**common, "base": b, "base_params": json.dumps(gp.get(b, {}), sort_keys=True), "repeat": k}
             for k in range(repeats) for b in bases]
 
-def run_treatment(setup: str = "nhefs", # a key of TREATMENT_DESIGNS or a dataset with a treatment
-                  treatment: str | None = None, # W (default: the setup's)
-                  outcome: str | None = None, # Y (default: the setup's)
-                  group: str | None = None, # subgroup attribute (default: the setup's)
-                  repeats: int | None = None, # splits (default: the `repeats` setting)
-                  seed: int | None = None, # study seed (default: the `seed` setting)
-                  store: Path | str | None = None, # results store (default: <reports_dir>/<dataset>/treatment_store_<outcome>, see `report_place`)
-                  n_jobs: int = 1, # local worker processes
-                  scheduler: str | None = None, # Dask scheduler address
-                  settings: Settings | None = None, # run settings
-                  progress: bool = True, # a line per finished cell on stderr
-                  **options: Any, # further `treatment_cells` parameters (bases, generator_params, steam_params, learners, ...)
-                 ) -> GridResult:
-    """Run (or resume) the treatment-effect grid of one setup; return every finished cell's rows."""
-    settings = settings or load_settings()
-    design = resolve_treatment_design(setup, treatment, outcome, group)
-    folder, sub = report_place(design)
-    store = Path(store) if store else settings.reports_dir / folder / f"treatment_store_{sub}"
-    seed = settings.seed if seed is None else seed
-    treatment_data(design, settings, options.get("n_simulated", 4000), seed)  # a bad role fails here, before the store exists
-    cells = treatment_cells(setup, design, settings.repeats if repeats is None else repeats, seed, **options)
-    return run_grid(functools.partial(treatment_cell, settings=settings), cells, store, n_jobs=n_jobs, scheduler=scheduler,
-                    progress=progress)
 
 # %% ../../nbs/36_studies.treatment.ipynb #c8f2958a
 HIGHER_IS_BETTER = {"P_alpha": True, "R_beta": True, "authenticity": True, "JSD_pi": True, "U_PEHE": False, "PEHE": False,
@@ -410,3 +406,99 @@ def plot_learners(results: pd.DataFrame, # tidy rows of finished cells
     ax.legend(fontsize=7, ncol=2, frameon=False)
     fig.tight_layout()
     return fig
+
+# %% ../../nbs/36_studies.treatment.ipynb #7a1c0002
+@dataclasses.dataclass(frozen=True)
+class TreatmentConfig(GridConfig):
+    """The seed-004 study's parameters: the setup (or a table of your own with a treatment), the arms and the metrics."""
+    dataset: str = option("nhefs", flags=("--setup", "--dataset"))  # setup: rhc, nhefs, nhefs_weight, actg320, simulated, simulated_binary, or a dataset with a treatment
+    treatment: str | None = None  # treatment W (default: the setup's, else the spec's treatment)
+    outcome: str | None = None  # outcome Y (default: the setup's, else the spec's first outcome)
+    group: str | None = None  # subgroup attribute of the per-group rows (default: the setup's, else the spec's first sensitive attribute)
+    bases: str = "gaussian_copula,ctgan,tvae"  # base generators, comma-separated
+    epochs: int = option(100, low=1)  # epochs of ctgan and tvae
+    generator_params: str | None = None  # JSON {base: {parameters}} on top of the epochs ('{"ctgan": {"batch_size": 200}}')
+    steam_params: str | None = None  # JSON of STEAM parameters ('{"outcome_model": "boosting", "noise": "residual"}')
+    learners: str = "T,S,DR,RA"  # CATE meta-learners of U_PEHE, comma-separated
+    base_learner: str = option("boosting", choices=BASE_LEARNERS)  # their base estimator: boosting, linear, forest
+    propensity: str = option("logistic", choices=PROPENSITY_MODELS)  # propensity model of JSD_pi: logistic, boosting, forest
+    test_size: float = option(0.3, low=0, high=1, open_low=True, open_high=True)  # share of patients held out
+    max_fit_rows: int | None = option(None, low=1)  # fit the generators on a random subsample of this many training rows
+    n_simulated: int = option(4000, low=10)  # rows of a simulated setup
+
+    def check(self) -> None:
+        """Some base generators and known learners; the JSON parameters are objects."""
+        super().check()
+        if not parse_list(self.bases): raise FairsynthError("parameter 'bases' is empty: name at least one base generator")
+        learners = parse_list(self.learners)
+        if not learners or (bad := [l for l in learners if l not in LEARNERS]):
+            raise FairsynthError(f"parameter 'learners' must name some of {list(LEARNERS)}, got {self.learners!r}")
+        base_parameters(self); parse_json_object(self.steam_params, "steam_params")
+
+def base_parameters(config: TreatmentConfig, # the study's config
+                   ) -> dict[str, dict[str, Any]]:
+    """{base: its parameters}: the epochs for ctgan and tvae, then `generator_params` on top."""
+    out = {b: ({"epochs": config.epochs} if b in ("ctgan", "tvae") else {}) for b in parse_list(config.bases)}
+    for b, extra in parse_json_object(config.generator_params, "generator_params").items():
+        if not isinstance(extra, Mapping):
+            raise FairsynthError(f"parameter 'generator_params' must map each base generator to a JSON object, got {b!r}: {extra!r}")
+        out.setdefault(b, {}).update(extra)
+    return out
+
+# %% ../../nbs/36_studies.treatment.ipynb #7a1c0005
+def treatment_design(config: TreatmentConfig, # the study's config
+                    ) -> TreatmentDesign:
+    """The design the config asks for: its setup, or its CSV with the spec's roles (or the config's)."""
+    if config.csv or config.spec: setup, spec_path = resolve_source(None, config.csv, config.spec)
+    else: setup, spec_path = config.dataset, None
+    return resolve_treatment_design(setup, config.treatment, config.outcome, config.group, spec_path)
+
+def load_treatment(config: TreatmentConfig, # the study's config
+                   settings: Settings | None = None, # run settings (data folders; the seed when the config has none)
+                  ) -> TreatmentData:
+    """The study table of the config's design (cached per process)."""
+    s = settings or load_settings()
+    return treatment_data(treatment_design(config), s, config.n_simulated, s.seed if config.seed is None else config.seed)
+
+def treatment_designs(config: TreatmentConfig, # the study's config
+                      data: TreatmentData, # its table, from `load_treatment`
+                     ) -> list[TreatmentDesign]:
+    """The config's one design, as resolved and checked against the table when it was loaded."""
+    return [data.design or treatment_design(config)]
+
+def treatment_study_cells(config: TreatmentConfig, # the study's config (seed and repeats resolved)
+                          data: TreatmentData, # its table
+                          design: TreatmentDesign, # its design
+                         ) -> list[dict[str, Any]]:
+    """The grid's cells of a config (see `treatment_cells`)."""
+    return treatment_cells(design.setup, design, config.repeats, config.seed, bases=parse_list(config.bases),
+                           generator_params=base_parameters(config), steam_params=parse_json_object(config.steam_params, "steam_params"),
+                           learners=parse_list(config.learners), base_learner=config.base_learner, propensity=config.propensity,
+                           test_size=config.test_size, max_fit_rows=config.max_fit_rows, n_simulated=config.n_simulated,
+                           spec_path=design.spec_path)
+
+def treatment_pages(config: TreatmentConfig, # the study's config
+                    data: TreatmentData, # its table
+                    design: TreatmentDesign, # its design
+                   ) -> list[Page]:
+    """The report page of a design: reports/<dataset or setup>/<outcome>/treatment.html."""
+    folder, sub = report_place(design)
+    return [Page("treatment", group_folder(sub), "treatment.html",
+                 f"fairsynth: {folder} treatment-effect fidelity, {design.treatment} -> {design.outcome}")]
+
+def treatment_store_name(config: TreatmentConfig, # the study's config
+                         design: TreatmentDesign, # its design
+                        ) -> str:
+    """The results store's folder under reports/<dataset or setup>/."""
+    return f"treatment_store_{design.outcome}"
+
+def treatment_folder(data: TreatmentData, # the study's table
+                    ) -> str:
+    """reports/<folder> of the table: the setup for a simulation, else the dataset (a CSV: its spec's name)."""
+    return report_place(data.design)[0]
+
+# %% ../../nbs/36_studies.treatment.ipynb #7a1c0008
+STUDY = register_study(Study(name="treatment", config=TreatmentConfig,
+                             help="seed-004 study: treatment-effect fidelity of each base generator alone and under STEAM",
+                             designs=treatment_designs, pages=treatment_pages, cells=treatment_study_cells, cell=treatment_cell,
+                             store_name=treatment_store_name, load=load_treatment, folder=treatment_folder))
