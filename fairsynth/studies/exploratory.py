@@ -16,11 +16,10 @@ from typing import Any, Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import roc_auc_score
-from sklearn.pipeline import make_pipeline
 
 from ..core import FairsynthError
+from ..models import model_pipeline
 from ..generators.base import check_positive_int, check_seed
 from ..metrics.fidelity import correlation_matrix
 from ..metrics.privacy import dcr_encoder, nearest_distance
@@ -106,8 +105,7 @@ def _minority_probability(reference_minority: pd.DataFrame, # real minority rows
                           seed: int, # the forest's random_state
                          ) -> tuple[pd.DataFrame, float]:
     """Tidy P(minority) (source, p_minority) of each query row, and the forest's AUROC on the real hold-outs."""
-    forest = make_pipeline(feature_encoder(spec, features, scale=None),
-                           RandomForestClassifier(n_estimators=200, class_weight="balanced", random_state=seed, n_jobs=1))
+    forest = model_pipeline("forest_200_balanced", spec, features, seed)
     X = pd.concat([reference_minority[features], reference_majority[features]])
     forest.fit(X, np.r_[np.ones(len(reference_minority)), np.zeros(len(reference_majority))].astype(int))
     p = {name: forest.predict_proba(q[features])[:, 1] for name, q in queries.items()}
