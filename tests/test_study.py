@@ -28,6 +28,7 @@ def study(**params) -> "SynthesisResult":
 @register("spy_copy")
 class SpyCopy(Generator):
     """Test generator that resamples the very rows it was fitted on, and records which rows those were."""
+    test_double = True  # a deliberate misfit (copies rows, ignores conditions): left out of the conformance suite
 
     def fit(self, df, spec):
         SEEN_BY_SPY.append(df.index.copy())
