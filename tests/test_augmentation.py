@@ -233,6 +233,7 @@ def test_pages_narrow_the_config_to_one_group_and_reuse_its_cells(diabetes):
         assert {cell_id(c) for c in STUDY.cells(narrowed, diabetes, one)} <= ids  # the page finds its cells in the study's store
 
 
+@pytest.mark.slow
 def test_report_notebooks_render_from_a_config(tmp_path):
     config = {"n_majority": 400, "repeats": 1, "seed": 0, "explore": False, "store": str(tmp_path / "store")}
     group = execute_study("augmentation", {"config": config, "results_dir": str(tmp_path / "g")}, tmp_path / "g" / "augmentation.html",
@@ -245,6 +246,7 @@ def test_report_notebooks_render_from_a_config(tmp_path):
     assert meta["provenance"]["parameters"]["n_majority"] == 400 and "store" not in meta["provenance"]["parameters"]
 
 
+@pytest.mark.slow
 def test_cli_writes_group_and_dataset_pages(reports_dir):
     assert main(["--reports-dir", str(reports_dir), "--repeats", "2", "run", "augmentation", "--n-majority", "400",
                  "--generator", "gaussian_copula", "--sensitivity", "60"]) == 0
@@ -265,6 +267,7 @@ def test_cli_writes_group_and_dataset_pages(reports_dir):
     assert set(summary.n_minority) == {60, 100} and (summary.n == 2).all()
 
 
+@pytest.mark.slow
 def test_cli_on_own_csv_never_prints_a_real_record(tmp_path, reports_dir):
     csv, spec = own_table(tmp_path, n=400)
     assert main(["--reports-dir", str(reports_dir), "--repeats", "2", "run", "augmentation", "--csv", str(csv), "--spec", str(spec),

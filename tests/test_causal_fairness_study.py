@@ -197,6 +197,7 @@ def test_importing_the_study_imports_no_llm_client():
     assert out == ["False", "False"]
 
 
+@pytest.mark.slow
 def test_llm_arm_refines_against_the_causal_audit(nhanes, llm_server):
     cell = grid_cells(nhanes, seed=2, llm_rounds=1, llm_rows=120,
                       llm_params=json.dumps({"tolerance": 0.0, "backoff_seconds": 0.01}), **FAST)[0]
@@ -224,6 +225,7 @@ def test_user_csv_whose_spec_excludes_a_predictor_for_the_outcome(tmp_path):
     assert cell["dataset"] == str((tmp_path / "cohort.csv").resolve()) and cell["spec_path"].endswith("cohort.json")
 
 
+@pytest.mark.slow
 def test_cli_report_and_resume(tmp_path, capsys):
     argv = ["run", "causal", "--dataset", "nhanes", "--models", "logistic", "--fair-paths", "both", "--n-boot", "10",
             "--dr-learner", "logistic", "--generator-params", json.dumps({"node_model": "logistic"}), "--repeats", "1",

@@ -198,6 +198,7 @@ def test_run_controls_do_not_change_the_cells(nhanes, tmp_path):
     assert "jobs" not in cfg.parameters() and "store" not in cfg.parameters() and cfg.parameters()["lambdas"] == "2"
 
 
+@pytest.mark.slow
 def test_report_notebook_renders_and_shares_the_store(tmp_path):
     store = tmp_path / "store"
     config = {"dataset": "nhanes", "attribute": "Race1", "lambdas": "4", "epochs": 1, "generator_params": json.dumps(TINY),
@@ -215,6 +216,7 @@ def test_report_notebook_renders_and_shares_the_store(tmp_path):
     assert len(pd.read_parquet(out / "fairness_results.parquet")) == len(grid.results)
 
 
+@pytest.mark.slow
 def test_cli_report_and_resume(tmp_path, capsys):
     argv = ["run", "fairness", "--dataset", "nhanes", "--attribute", "Race1", "--lambdas", "4", "--epochs", "1",
             "--generator-params", json.dumps(TINY), "--max-fit-rows", "600", "--n-boot", "20", "--models", "logistic",

@@ -28,6 +28,7 @@ def comparable(table: pd.DataFrame) -> pd.DataFrame:
     return t.sort_values(text).reset_index(drop=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("study", STUDIES)
 def test_same_numbers_as_before_the_refactor(study: str, tmp_path: Path):
     old = comparable(pd.read_csv(GOLDEN / f"{study}.csv"))

@@ -199,6 +199,7 @@ def test_curated_llm_rows(server, nhefs):
     assert st["curation_candidates"] == st["curation_kept"] + st["curation_dropped_ambiguous"] + st["curation_dropped_hard"]
 
 
+@pytest.mark.slow
 def test_augmentation_study_runs_end_to_end_and_never_writes_the_key(server, reports_dir, tmp_path):
     argv = ["--reports-dir", str(reports_dir), "--repeats", "2", "run", "augmentation", "--n-majority", "300",
             "--n-minority", "60", "--generator", "llm", "--generator-params", '{"llm": {"backoff_seconds": 0.01}}']

@@ -112,6 +112,7 @@ def test_bad_study_parameters_name_the_culprit(kwargs, culprit):
         study(**{"generator": "gaussian_copula", **kwargs})
 
 
+@pytest.mark.slow
 def test_cli_renders_report_and_index(reports_dir):
     assert main(["--reports-dir", str(reports_dir), "run", "synthesis", "--generator", "gaussian_copula",
                  "--rows", "300", "--seed", "1"]) == 0
@@ -149,6 +150,7 @@ def own_table(tmp_path: Path, n: int = 300) -> tuple[Path, Path]:
     return csv, tmp_path / "own.json"
 
 
+@pytest.mark.slow
 def test_cli_on_own_csv_never_prints_a_real_record(tmp_path, reports_dir):
     csv, spec = own_table(tmp_path)
     assert main(["--reports-dir", str(reports_dir), "run", "synthesis", "--csv", str(csv), "--spec", str(spec),
@@ -177,6 +179,7 @@ def test_cli_bad_input_fails_cleanly_and_writes_nothing(tmp_path, reports_dir, c
     assert not reports_dir.exists() or not any(reports_dir.rglob("*.html"))
 
 
+@pytest.mark.slow
 def test_reports_name_a_csv_by_its_file_name_only(tmp_path, reports_dir):
     csv, spec = own_table(tmp_path)
     assert main(["--reports-dir", str(reports_dir), "run", "synthesis", "--csv", str(csv), "--spec", str(spec),
@@ -195,6 +198,7 @@ class AlwaysFails(SpyCopy):
         raise RuntimeError("this generator cannot learn anything")
 
 
+@pytest.mark.slow
 def test_a_study_whose_cells_all_fail_exits_1_and_writes_no_report(reports_dir, capsys):
     code = main(["--reports-dir", str(reports_dir), "--repeats", "2", "run", "treatment", "--setup", "simulated",
                  "--n-simulated", "400", "--bases", "always_fails", "--learners", "T"])

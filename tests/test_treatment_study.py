@@ -161,6 +161,7 @@ def test_cells_check_parameters_before_running():
     assert [(c["repeat"], c["base"]) for c in cells] == [(0, "gaussian_copula"), (0, "tvae"), (1, "gaussian_copula"), (1, "tvae")]
 
 
+@pytest.mark.slow
 def test_cli_report_and_resume(tmp_path, capsys):
     argv = ["run", "treatment", "--setup", "simulated_binary", "--bases", "gaussian_copula,tvae", "--epochs", "2",
             "--n-simulated", "1200", "--repeats", "1", "--reports-dir", str(tmp_path)]
