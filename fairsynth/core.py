@@ -206,8 +206,13 @@ def git_commit(path: Path | str | None = None) -> str:
     except (OSError, subprocess.SubprocessError): return "unknown"
 
 def portable_settings(settings: Settings) -> dict[str, Any]:
-    """The settings for a report: every path relative to the current folder, so no absolute local path is shown."""
-    rel = lambda p: Path(os.path.relpath(p)).as_posix() if p else None
+    """The settings for a report, no absolute path shown: a path inside the project (the settings file's folder, else the
+    current one) relative to it, any other path by its last part only."""
+    base = (settings.source.parent if settings.source else Path.cwd()).resolve()
+    def rel(p: Path | None) -> str | None:
+        if p is None: return None
+        p = Path(p).resolve()
+        return p.relative_to(base).as_posix() if p.is_relative_to(base) else f".../{p.name}"
     d = settings.as_dict()
     d.update(data_dir=[rel(p) for p in settings.data_dir], reports_dir=rel(settings.reports_dir),
              llm_cache_dir=rel(settings.llm_cache_dir), source=rel(settings.source))

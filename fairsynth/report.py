@@ -19,7 +19,7 @@ from typing import Any, Mapping
 from .core import FairsynthError, atomic_path, atomic_write_text, package_dir
 
 # %% auto #0
-__all__ = ['provenance_html', 'studies_dir', 'render_html', 'execute_study', 'build_index']
+__all__ = ['provenance_html', 'studies_dir', 'render_html', 'without_local_paths', 'execute_study', 'build_index']
 
 # %% ../nbs/40_report.ipynb #0af74725
 def provenance_html(prov: Mapping[str, Any], # a core.provenance() record
@@ -64,6 +64,22 @@ def _progress_lines_only(record) -> bool:
     record.msg, record.args = record.getMessage().strip(), ()
     return True
 
+def without_local_paths(notebook_json: str, # an executed notebook, as JSON text
+                       ) -> str:
+    """The notebook to keep beside a page: absolute paths in its injected parameters cut to file names, no stderr (progress) output."""
+    import re
+    cut = lambda text: re.sub(r"""(["'])(/[^"']*)\1""", lambda m: m.group(1) + Path(m.group(2)).name + m.group(1), text)
+    nb = json.loads(notebook_json)
+    if "papermill" in nb.get("metadata", {}):  # papermill records the parameters and its input, output and working folders
+        nb["metadata"]["papermill"] = json.loads(cut(json.dumps(nb["metadata"]["papermill"])))
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"] = [o for o in cell["outputs"] if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            src = "".join(cell["source"])
+            cell["source"] = cut(src)
+    return json.dumps(nb, indent=1)
+
 def execute_study(study: str, # study notebook name in fairsynth/notebooks, e.g. 'synthesis'
                   parameters: dict[str, Any], # papermill parameters
                   out_html: Path | str, # the report page to write
@@ -92,7 +108,7 @@ def execute_study(study: str, # study notebook name in fairsynth/notebooks, e.g.
             raise FairsynthError(f"the {study} report failed, so no page was written ({out_html.name}): {e.ename}: {e.evalue}") from None
         render_html(executed, out_html, title)
         if keep_notebook:
-            with atomic_path(out_html.with_suffix(".ipynb")) as t: t.write_bytes(executed.read_bytes())
+            with atomic_path(out_html.with_suffix(".ipynb")) as t: t.write_text(without_local_paths(executed.read_text()))
     return out_html
 
 # %% ../nbs/40_report.ipynb #99daf47d

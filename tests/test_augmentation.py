@@ -277,6 +277,7 @@ def test_cli_on_own_csv_never_prints_a_real_record(tmp_path, reports_dir):
     for p in pages:
         text = p.read_text()
         assert "ZQX" not in text and "PID0" not in text
+        assert str(tmp_path) not in text  # the CSV is named by its file name, never by its path
 
 
 def test_cli_bad_input_fails_cleanly_and_writes_nothing(reports_dir, capsys):
