@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+from fastcore.basics import patch
 from sklearn.base import clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
@@ -497,7 +498,6 @@ class CausalDAGGenerator(Generator):
         self.node_model, self.numeric, self.n_bins, self.refine, self.pool_factor, self.seed = node_model, numeric, n_bins, refine, pool_factor, seed
         self.x_interactions = x_interactions
 
-    # --- checks -------------------------------------------------------------------------------------------
     def _check_params(self) -> None:
         """Validate the parameters that do not depend on the data."""
         super()._check_params()
@@ -520,122 +520,140 @@ class CausalDAGGenerator(Generator):
         if self.dag is not None and not isinstance(self.dag, (str, Mapping)) or isinstance(self.dag, str) and self.dag not in ("sfm", "pc"):
             raise FairsynthError(f"parameter 'dag' must be None, 'sfm', 'pc' or a dict node -> parents, got {self.dag!r}")
 
-    def _resolve_roles(self, data: pd.DataFrame, spec: DatasetSpec) -> None:
-        """Set roles_ (x, x0, z, w, y, further mediators, other outcomes) from the parameters and the spec."""
-        columns = list(spec.columns)
-        x = self.attribute if self.attribute is not None else next(iter(spec.sensitive), None)
-        if x is None: raise FairsynthError(f"parameter 'attribute': spec '{spec.name}' declares no sensitive attribute; pass one")
-        if x not in columns: raise FairsynthError(f"parameter 'attribute': {x!r} is not a column of spec '{spec.name}'; columns: {columns}")
-        if spec.columns[x] != "categorical": raise FairsynthError(f"parameter 'attribute': column '{x}' must be categorical, it is numerical")
-        levels = self.categories_[x]
-        if len(levels) < 2: raise FairsynthError(f"parameter 'attribute': column '{x}' has fewer than 2 values in the training rows")
-        ref = self.reference if self.reference is not None else spec.sensitive.get(x)
-        if ref is None: raise FairsynthError(f"parameter 'reference': spec '{spec.name}' gives no privileged value of '{x}'; pass one")
-        match = [v for v in levels if v == ref]
-        if not match: raise FairsynthError(f"parameter 'reference': {ref!r} is not a value of '{x}' in the training rows; values: {levels}")
-        y = self.outcome if self.outcome is not None else (spec.outcomes[0] if spec.outcomes else None)
-        if y is None: raise FairsynthError(f"parameter 'outcome': spec '{spec.name}' declares no outcome; pass one")
-        if y not in columns: raise FairsynthError(f"parameter 'outcome': {y!r} is not a column of spec '{spec.name}'; columns: {columns}")
-        if y == x: raise FairsynthError(f"parameters 'attribute' and 'outcome' must differ, both are {x!r}")
-        outcomes = [o for o in spec.outcomes if o not in (x, y)]
-        for name, given in (("confounders", self.confounders), ("mediators", self.mediators)):
-            if unknown := [c for c in _names(given, name) if c not in columns]:
-                raise FairsynthError(f"parameter '{name}' names column(s) {unknown} that are not in spec '{spec.name}'; columns: {columns}")
-        taken = {x, y, *outcomes}
-        if self.mediators is not None: w = _names(self.mediators, "mediators")
-        else: w = [c for c in spec.mediators if c not in taken]
-        if self.confounders is not None: z = _names(self.confounders, "confounders")
-        else: z = [c for c in spec.confounders if c not in taken and c not in w]
-        for name, cols in (("confounders", z), ("mediators", w)):
-            if clash := [c for c in cols if c in taken]:
-                raise FairsynthError(f"parameter '{name}' names {clash}: the attribute and the outcomes cannot be {name}")
-        if both := [c for c in z if c in w]: raise FairsynthError(f"parameters 'confounders' and 'mediators' both name {both}")
-        further = [c for c in columns if c not in {x, y, *z, *w, *outcomes}]
-        self.roles_ = {"x": x, "x0": match[0], "z": tuple(z), "w": tuple(w), "y": y, "further": tuple(further), "outcomes": tuple(outcomes)}
+# %% ../../nbs/18_generators.causal.ipynb #87081d80
+@patch
+def _resolve_roles(self: CausalDAGGenerator, data: pd.DataFrame, spec: DatasetSpec) -> None:
+    """Set roles_ (x, x0, z, w, y, further mediators, other outcomes) from the parameters and the spec."""
+    columns = list(spec.columns)
+    x = self.attribute if self.attribute is not None else next(iter(spec.sensitive), None)
+    if x is None: raise FairsynthError(f"parameter 'attribute': spec '{spec.name}' declares no sensitive attribute; pass one")
+    if x not in columns: raise FairsynthError(f"parameter 'attribute': {x!r} is not a column of spec '{spec.name}'; columns: {columns}")
+    if spec.columns[x] != "categorical": raise FairsynthError(f"parameter 'attribute': column '{x}' must be categorical, it is numerical")
+    levels = self.categories_[x]
+    if len(levels) < 2: raise FairsynthError(f"parameter 'attribute': column '{x}' has fewer than 2 values in the training rows")
+    ref = self.reference if self.reference is not None else spec.sensitive.get(x)
+    if ref is None: raise FairsynthError(f"parameter 'reference': spec '{spec.name}' gives no privileged value of '{x}'; pass one")
+    match = [v for v in levels if v == ref]
+    if not match: raise FairsynthError(f"parameter 'reference': {ref!r} is not a value of '{x}' in the training rows; values: {levels}")
+    y = self.outcome if self.outcome is not None else (spec.outcomes[0] if spec.outcomes else None)
+    if y is None: raise FairsynthError(f"parameter 'outcome': spec '{spec.name}' declares no outcome; pass one")
+    if y not in columns: raise FairsynthError(f"parameter 'outcome': {y!r} is not a column of spec '{spec.name}'; columns: {columns}")
+    if y == x: raise FairsynthError(f"parameters 'attribute' and 'outcome' must differ, both are {x!r}")
+    outcomes = [o for o in spec.outcomes if o not in (x, y)]
+    for name, given in (("confounders", self.confounders), ("mediators", self.mediators)):
+        if unknown := [c for c in _names(given, name) if c not in columns]:
+            raise FairsynthError(f"parameter '{name}' names column(s) {unknown} that are not in spec '{spec.name}'; columns: {columns}")
+    taken = {x, y, *outcomes}
+    if self.mediators is not None: w = _names(self.mediators, "mediators")
+    else: w = [c for c in spec.mediators if c not in taken]
+    if self.confounders is not None: z = _names(self.confounders, "confounders")
+    else: z = [c for c in spec.confounders if c not in taken and c not in w]
+    for name, cols in (("confounders", z), ("mediators", w)):
+        if clash := [c for c in cols if c in taken]:
+            raise FairsynthError(f"parameter '{name}' names {clash}: the attribute and the outcomes cannot be {name}")
+    if both := [c for c in z if c in w]: raise FairsynthError(f"parameters 'confounders' and 'mediators' both name {both}")
+    further = [c for c in columns if c not in {x, y, *z, *w, *outcomes}]
+    self.roles_ = {"x": x, "x0": match[0], "z": tuple(z), "w": tuple(w), "y": y, "further": tuple(further), "outcomes": tuple(outcomes)}
 
-    def _resolve_dag(self, data: pd.DataFrame, spec: DatasetSpec) -> dict[str, tuple[str, ...]]:
-        r, columns = self.roles_, list(spec.columns)
-        if self.dag is None or self.dag == "sfm": return sfm_dag(columns, r["x"], r["z"], r["w"], r["y"], r["outcomes"])
-        if self.dag == "pc": return learn_dag(data, r["x"], r["z"], r["w"], r["y"], seed=self.seed, outcomes=r["outcomes"])
-        return check_dag(self.dag, columns, first=r["x"])
+# %% ../../nbs/18_generators.causal.ipynb #690b6921
+@patch
+def _resolve_dag(self: CausalDAGGenerator, data: pd.DataFrame, spec: DatasetSpec) -> dict[str, tuple[str, ...]]:
+    r, columns = self.roles_, list(spec.columns)
+    if self.dag is None or self.dag == "sfm": return sfm_dag(columns, r["x"], r["z"], r["w"], r["y"], r["outcomes"])
+    if self.dag == "pc": return learn_dag(data, r["x"], r["z"], r["w"], r["y"], seed=self.seed, outcomes=r["outcomes"])
+    return check_dag(self.dag, columns, first=r["x"])
 
-    # --- fitting ------------------------------------------------------------------------------------------
-    def _threads(self) -> contextlib.AbstractContextManager:
-        """One OpenMP thread for small tables (threads cost more than they save there), else as the caller set."""
-        return threadpool_limits(limits=1, user_api="openmp") if self.n_train_rows_ < SINGLE_THREAD_ROWS else contextlib.nullcontext()
+# %% ../../nbs/18_generators.causal.ipynb #0d207740
+@patch
+def _threads(self: CausalDAGGenerator) -> contextlib.AbstractContextManager:
+    """One OpenMP thread for small tables (threads cost more than they save there), else as the caller set."""
+    return threadpool_limits(limits=1, user_api="openmp") if self.n_train_rows_ < SINGLE_THREAD_ROWS else contextlib.nullcontext()
 
-    def _fit(self, data: pd.DataFrame, spec: DatasetSpec) -> None:
-        with self._threads(): self._fit_models(data, spec)
+# %% ../../nbs/18_generators.causal.ipynb #a16f2c82
+@patch
+def _fit_models(self: CausalDAGGenerator, data: pd.DataFrame, spec: DatasetSpec) -> None:
+    self.removed_ = check_remove(self.remove) if self.mode == "fair" else ()
+    self._resolve_roles(data, spec)
+    self.dag_ = self._resolve_dag(data, spec)
+    self.order_ = list(self.dag_)
+    r = self.roles_
+    on_path = {"direct": [r["y"]], "indirect": [*r["w"], *r["further"]], "spurious": list(r["z"])}
+    self.reset_nodes_ = []  # nodes whose X input is set to x0 (fair mode)
+    for path in self.removed_:
+        nodes = [c for c in on_path[path] if r["x"] in self.dag_[c]]
+        if not nodes: warnings.warn(f"fair mode: path '{path}' has no edge from '{r['x']}' in the DAG; removing it changes nothing",
+                                    UserWarning, stacklevel=3)
+        self.reset_nodes_ += nodes
+    self.node_models_ = {}
+    for i, c in enumerate(self.order_):
+        x_input = (r["x"], r["x0"]) if c in self.reset_nodes_ else None
+        self.node_models_[c] = NodeModel(c, self.dag_[c], spec.columns, self.node_model, self.numeric, self.n_bins,
+                                         _seed_for(self.seed, i), x_input, r["x"] if self.x_interactions else None).fit(data)
+    self.refine_auc_ = None
+    if self.refine == "discriminator": self._fit_discriminator(data, spec)
 
-    def _fit_models(self, data: pd.DataFrame, spec: DatasetSpec) -> None:
-        self.removed_ = check_remove(self.remove) if self.mode == "fair" else ()
-        self._resolve_roles(data, spec)
-        self.dag_ = self._resolve_dag(data, spec)
-        self.order_ = list(self.dag_)
-        r = self.roles_
-        on_path = {"direct": [r["y"]], "indirect": [*r["w"], *r["further"]], "spurious": list(r["z"])}
-        self.reset_nodes_ = []  # nodes whose X input is set to x0 (fair mode)
-        for path in self.removed_:
-            nodes = [c for c in on_path[path] if r["x"] in self.dag_[c]]
-            if not nodes: warnings.warn(f"fair mode: path '{path}' has no edge from '{r['x']}' in the DAG; removing it changes nothing",
-                                        UserWarning, stacklevel=3)
-            self.reset_nodes_ += nodes
-        self.node_models_ = {}
-        for i, c in enumerate(self.order_):
-            x_input = (r["x"], r["x0"]) if c in self.reset_nodes_ else None
-            self.node_models_[c] = NodeModel(c, self.dag_[c], spec.columns, self.node_model, self.numeric, self.n_bins,
-                                             _seed_for(self.seed, i), x_input, r["x"] if self.x_interactions else None).fit(data)
-        self.refine_auc_ = None
-        if self.refine == "discriminator": self._fit_discriminator(data, spec)
+# %% ../../nbs/18_generators.causal.ipynb #da163149
+@patch
+def _generate(self: CausalDAGGenerator, n: int, forced: Mapping[str, Any], rng: np.random.Generator) -> pd.DataFrame:
+    """`n` rows drawn node by node in topological order; nodes in `forced` are set to their value."""
+    out: dict[str, Any] = {}
+    for c in self.order_:
+        if c in forced: out[c] = pd.Series([forced[c]] * n, dtype=object)
+        else: out[c] = pd.Series(self.node_models_[c].draw(out, n, rng))
+    return pd.DataFrame(out)[self.columns_]
 
-    def _fit_discriminator(self, data: pd.DataFrame, spec: DatasetSpec) -> None:
-        """Fit the real-vs-generated classifier used for rejection sampling; set refine_auc_ (cross-fitted)."""
-        generated = self._generate(len(data), {}, np.random.default_rng(_seed_for(self.seed, 10_000)))
-        self.discriminator_encoder_ = ParentEncoder(keep_nan=True).fit(data, spec.columns)
-        both = np.vstack([self.discriminator_encoder_.transform(data), self.discriminator_encoder_.transform(generated)])
-        label = np.r_[np.ones(len(data), int), np.zeros(len(generated), int)]
-        model = get_model(DISCRIMINATOR_MODEL, seed=self.seed)
-        folds = StratifiedKFold(5, shuffle=True, random_state=self.seed)
-        held_out = cross_val_predict(clone(model), both, label, cv=folds, method="predict_proba")[:, 1]
-        self.refine_auc_ = float(roc_auc_score(label, held_out))
-        self.discriminator_ = model.fit(both, label)
+# %% ../../nbs/18_generators.causal.ipynb #9b5023c9
+@patch
+def _draw(self: CausalDAGGenerator, n: int, conditions: dict[str, Any], rng: np.random.Generator) -> pd.DataFrame:
+    """`n` rows meeting `conditions`: roots are set, other conditions met by rejection in rounds."""
+    forced = {c: v for c, v in conditions.items() if not self.dag_[c]}
+    rejected = {c: v for c, v in conditions.items() if c not in forced}
+    if not rejected: return self._generate(n, forced, rng)
+    kept, n_kept, n_drawn, batch = [], 0, 0, max(2 * n, 1000)
+    while n_kept < n:
+        rows = self._generate(batch, forced, rng)
+        match = np.ones(len(rows), dtype=bool)
+        for c, v in rejected.items(): match &= (rows[c] == v).to_numpy(dtype=bool)
+        kept.append(rows[match])
+        n_kept, n_drawn = n_kept + int(match.sum()), n_drawn + batch
+        rate = n_kept / n_drawn
+        if rate < REJECTION_MIN_RATE:
+            raise FairsynthError(f"condition(s) on {list(rejected)}: only {n_kept} of {n_drawn:,} drawn rows match "
+                                 f"(fewer than 1 in {round(1 / REJECTION_MIN_RATE):,}); the value is too rare to sample by rejection")
+        batch = min(int(math.ceil(1.2 * (n - n_kept) / rate)) + 100, 2_000_000)
+    return pd.concat(kept, ignore_index=True).iloc[:n]
 
-    # --- sampling -----------------------------------------------------------------------------------------
-    def _generate(self, n: int, forced: Mapping[str, Any], rng: np.random.Generator) -> pd.DataFrame:
-        """`n` rows drawn node by node in topological order; nodes in `forced` are set to their value."""
-        out: dict[str, Any] = {}
-        for c in self.order_:
-            if c in forced: out[c] = pd.Series([forced[c]] * n, dtype=object)
-            else: out[c] = pd.Series(self.node_models_[c].draw(out, n, rng))
-        return pd.DataFrame(out)[self.columns_]
+# %% ../../nbs/18_generators.causal.ipynb #1d3eab99
+@patch
+def _fit_discriminator(self: CausalDAGGenerator, data: pd.DataFrame, spec: DatasetSpec) -> None:
+    """Fit the real-vs-generated classifier used for rejection sampling; set refine_auc_ (cross-fitted)."""
+    generated = self._generate(len(data), {}, np.random.default_rng(_seed_for(self.seed, 10_000)))
+    self.discriminator_encoder_ = ParentEncoder(keep_nan=True).fit(data, spec.columns)
+    both = np.vstack([self.discriminator_encoder_.transform(data), self.discriminator_encoder_.transform(generated)])
+    label = np.r_[np.ones(len(data), int), np.zeros(len(generated), int)]
+    model = get_model(DISCRIMINATOR_MODEL, seed=self.seed)
+    folds = StratifiedKFold(5, shuffle=True, random_state=self.seed)
+    held_out = cross_val_predict(clone(model), both, label, cv=folds, method="predict_proba")[:, 1]
+    self.refine_auc_ = float(roc_auc_score(label, held_out))
+    self.discriminator_ = model.fit(both, label)
 
-    def _draw(self, n: int, conditions: dict[str, Any], rng: np.random.Generator) -> pd.DataFrame:
-        """`n` rows meeting `conditions`: roots are set, other conditions met by rejection in rounds."""
-        forced = {c: v for c, v in conditions.items() if not self.dag_[c]}
-        rejected = {c: v for c, v in conditions.items() if c not in forced}
-        if not rejected: return self._generate(n, forced, rng)
-        kept, n_kept, n_drawn, batch = [], 0, 0, max(2 * n, 1000)
-        while n_kept < n:
-            rows = self._generate(batch, forced, rng)
-            match = np.ones(len(rows), dtype=bool)
-            for c, v in rejected.items(): match &= (rows[c] == v).to_numpy(dtype=bool)
-            kept.append(rows[match])
-            n_kept, n_drawn = n_kept + int(match.sum()), n_drawn + batch
-            rate = n_kept / n_drawn
-            if rate < REJECTION_MIN_RATE:
-                raise FairsynthError(f"condition(s) on {list(rejected)}: only {n_kept} of {n_drawn:,} drawn rows match "
-                                     f"(fewer than 1 in {round(1 / REJECTION_MIN_RATE):,}); the value is too rare to sample by rejection")
-            batch = min(int(math.ceil(1.2 * (n - n_kept) / rate)) + 100, 2_000_000)
-        return pd.concat(kept, ignore_index=True).iloc[:n]
+# %% ../../nbs/18_generators.causal.ipynb #922c60ff
+@patch
+def _fit(self: CausalDAGGenerator, data: pd.DataFrame, spec: DatasetSpec) -> None:
+    with self._threads(): self._fit_models(data, spec)
 
-    def _sample(self, n: int, conditions: dict[str, Any], seed: int) -> pd.DataFrame:
-        with self._threads(): return self._sample_rows(n, conditions, seed)
+# %% ../../nbs/18_generators.causal.ipynb #1d1c93d9
+@patch
+def _sample_rows(self: CausalDAGGenerator, n: int, conditions: dict[str, Any], seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    if self.refine != "discriminator": return self._draw(n, conditions, rng)
+    pool = self._draw(self.pool_factor * n, conditions, rng)
+    d = np.clip(self.discriminator_.predict_proba(self.discriminator_encoder_.transform(pool))[:, 1], 1e-3, 1 - 1e-3)
+    weights = d / (1 - d)
+    keep = rng.choice(len(pool), n, replace=False, p=weights / weights.sum())
+    return pool.iloc[np.sort(keep)].reset_index(drop=True)
 
-    def _sample_rows(self, n: int, conditions: dict[str, Any], seed: int) -> pd.DataFrame:
-        rng = np.random.default_rng(seed)
-        if self.refine != "discriminator": return self._draw(n, conditions, rng)
-        pool = self._draw(self.pool_factor * n, conditions, rng)
-        d = np.clip(self.discriminator_.predict_proba(self.discriminator_encoder_.transform(pool))[:, 1], 1e-3, 1 - 1e-3)
-        weights = d / (1 - d)
-        keep = rng.choice(len(pool), n, replace=False, p=weights / weights.sum())
-        return pool.iloc[np.sort(keep)].reset_index(drop=True)
+# %% ../../nbs/18_generators.causal.ipynb #45278e5e
+@patch
+def _sample(self: CausalDAGGenerator, n: int, conditions: dict[str, Any], seed: int) -> pd.DataFrame:
+    with self._threads(): return self._sample_rows(n, conditions, seed)

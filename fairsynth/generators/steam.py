@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+from fastcore.basics import patch
 from sklearn.base import clone
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.model_selection import KFold, cross_val_predict
@@ -240,7 +241,6 @@ class STEAMGenerator(Generator):
         self.base, self.base_params, self.treatment, self.outcomes = base, base_params, treatment, outcomes
         self.propensity, self.outcome_model, self.noise, self.learner, self.seed = propensity, outcome_model, noise, learner, seed
 
-    # --- fitting ------------------------------------------------------------------------------------------
     def _check_params(self) -> None:
         """Validate the parameters that do not depend on the data, the base generator's included (built here, never fitted)."""
         super()._check_params()
@@ -258,110 +258,126 @@ class STEAMGenerator(Generator):
         _names(self.outcomes, "outcomes")
         get_generator(self.base, **self._base_params())  # an unknown name lists the known ones; a bad base parameter is named
 
-    def _base_params(self) -> dict[str, Any]:
-        """Parameters of the base generator: `base_params`, with STEAM's seed unless they set one."""
-        params = dict(self.base_params or {})
-        if "seed" in inspect.signature(generator_class(self.base).__init__).parameters: params.setdefault("seed", self.seed)
-        return params
+# %% ../../nbs/19_generators.steam.ipynb #0e7b373d
+@patch
+def _base_params(self: STEAMGenerator) -> dict[str, Any]:
+    """Parameters of the base generator: `base_params`, with STEAM's seed unless they set one."""
+    params = dict(self.base_params or {})
+    if "seed" in inspect.signature(generator_class(self.base).__init__).parameters: params.setdefault("seed", self.seed)
+    return params
 
-    def _resolve_roles(self, data: pd.DataFrame, spec: DatasetSpec) -> None:
-        """Set treatment_, outcomes_, outcome_kinds_, covariates_ from the parameters and the spec; check them."""
-        columns = list(spec.columns)
-        t = self.treatment if self.treatment is not None else spec.treatment
-        if t is None: raise FairsynthError(f"parameter 'treatment': spec '{spec.name}' declares no treatment; pass one")
-        if t not in columns: raise FairsynthError(f"parameter 'treatment': {t!r} is not a modelled column of spec '{spec.name}'; columns: {columns}")
-        self.treatment_rate_ = float(check_treatment(data[t], t).mean())
-        outcomes = _names(self.outcomes, "outcomes")
-        outcomes = list(spec.outcomes) if outcomes is None else outcomes
-        if unknown := [o for o in outcomes if o not in columns]:
-            raise FairsynthError(f"parameter 'outcomes': {unknown} not modelled column(s) of spec '{spec.name}'; columns: {columns}")
-        if t in outcomes: raise FairsynthError(f"parameter 'outcomes' names the treatment '{t}': an outcome must differ from the treatment")
-        if len(set(outcomes)) < len(outcomes): raise FairsynthError(f"parameter 'outcomes' names a column twice: {outcomes}")
-        self.covariates_ = [c for c in columns if c != t and c not in outcomes]
-        if not self.covariates_: raise FairsynthError(f"no covariates left in spec '{spec.name}': every column is the treatment or an outcome")
-        self.treatment_, self.outcomes_ = t, outcomes
-        self.outcome_kinds_ = {o: outcome_kind(data[o], o, spec.columns[o]) for o in outcomes}
+# %% ../../nbs/19_generators.steam.ipynb #8065f440
+@patch
+def _resolve_roles(self: STEAMGenerator, data: pd.DataFrame, spec: DatasetSpec) -> None:
+    """Set treatment_, outcomes_, outcome_kinds_, covariates_ from the parameters and the spec; check them."""
+    columns = list(spec.columns)
+    t = self.treatment if self.treatment is not None else spec.treatment
+    if t is None: raise FairsynthError(f"parameter 'treatment': spec '{spec.name}' declares no treatment; pass one")
+    if t not in columns: raise FairsynthError(f"parameter 'treatment': {t!r} is not a modelled column of spec '{spec.name}'; columns: {columns}")
+    self.treatment_rate_ = float(check_treatment(data[t], t).mean())
+    outcomes = _names(self.outcomes, "outcomes")
+    outcomes = list(spec.outcomes) if outcomes is None else outcomes
+    if unknown := [o for o in outcomes if o not in columns]:
+        raise FairsynthError(f"parameter 'outcomes': {unknown} not modelled column(s) of spec '{spec.name}'; columns: {columns}")
+    if t in outcomes: raise FairsynthError(f"parameter 'outcomes' names the treatment '{t}': an outcome must differ from the treatment")
+    if len(set(outcomes)) < len(outcomes): raise FairsynthError(f"parameter 'outcomes' names a column twice: {outcomes}")
+    self.covariates_ = [c for c in columns if c != t and c not in outcomes]
+    if not self.covariates_: raise FairsynthError(f"no covariates left in spec '{spec.name}': every column is the treatment or an outcome")
+    self.treatment_, self.outcomes_ = t, outcomes
+    self.outcome_kinds_ = {o: outcome_kind(data[o], o, spec.columns[o]) for o in outcomes}
 
-    def _fit(self, data: pd.DataFrame, spec: DatasetSpec) -> None:
-        self._resolve_roles(data, spec)
-        t0 = time.perf_counter()
-        self.base_ = get_generator(self.base, **self._base_params()).fit(data[self.covariates_], covariate_spec(spec, self.covariates_))
-        t1 = time.perf_counter()
-        w = data[self.treatment_].astype(float).to_numpy().astype(np.int64)
-        with one_thread():
-            classifier = steam_estimator(self.propensity, "classifier", self.seed, parameter="propensity")
-            self.propensity_ = fit_estimator(make_pipeline(feature_encoder(spec, self.covariates_), classifier), data[self.covariates_], w)
-            t2 = time.perf_counter()
-            self.outcome_models_ = {}
-            for i, o in enumerate(self.outcomes_):
-                self.outcome_models_[o] = OutcomeModel(o, self.covariates_ + self.outcomes_[:i], self.treatment_, self.outcome_kinds_[o],
-                                                       self.outcome_model, self.learner, self.seed).fit(data, spec)
-        self.residuals_ = {o: m.residuals_ for o, m in self.outcome_models_.items() if m.kind == "continuous"}
-        self.outcome_rows_ = {o: m.rows_ for o, m in self.outcome_models_.items()}
-        self.fit_parts_seconds_ = {"base": t1 - t0, "propensity": t2 - t1, "outcomes": time.perf_counter() - t2}  # where the fit time went
+# %% ../../nbs/19_generators.steam.ipynb #705e451f
+@patch
+def _fit(self: STEAMGenerator, data: pd.DataFrame, spec: DatasetSpec) -> None:
+    self._resolve_roles(data, spec)
+    t0 = time.perf_counter()
+    self.base_ = get_generator(self.base, **self._base_params()).fit(data[self.covariates_], covariate_spec(spec, self.covariates_))
+    t1 = time.perf_counter()
+    w = data[self.treatment_].astype(float).to_numpy().astype(np.int64)
+    with one_thread():
+        classifier = steam_estimator(self.propensity, "classifier", self.seed, parameter="propensity")
+        self.propensity_ = fit_estimator(make_pipeline(feature_encoder(spec, self.covariates_), classifier), data[self.covariates_], w)
+        t2 = time.perf_counter()
+        self.outcome_models_ = {}
+        for i, o in enumerate(self.outcomes_):
+            self.outcome_models_[o] = OutcomeModel(o, self.covariates_ + self.outcomes_[:i], self.treatment_, self.outcome_kinds_[o],
+                                                   self.outcome_model, self.learner, self.seed).fit(data, spec)
+    self.residuals_ = {o: m.residuals_ for o, m in self.outcome_models_.items() if m.kind == "continuous"}
+    self.outcome_rows_ = {o: m.rows_ for o, m in self.outcome_models_.items()}
+    self.fit_parts_seconds_ = {"base": t1 - t0, "propensity": t2 - t1, "outcomes": time.perf_counter() - t2}  # where the fit time went
 
-    # --- what the fitted models say -----------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "outcome_models_"): raise FairsynthError("STEAMGenerator is not fitted yet: call fit(df, spec) first")
+# %% ../../nbs/19_generators.steam.ipynb #c2cad76a
+@patch
+def _check_fitted(self: STEAMGenerator) -> None:
+    if not hasattr(self, "outcome_models_"): raise FairsynthError("STEAMGenerator is not fitted yet: call fit(df, spec) first")
 
-    def _check_rows(self, df: pd.DataFrame, columns: list[str]) -> None:
-        if not isinstance(df, pd.DataFrame): raise FairsynthError(f"parameter 'df' must be a pandas DataFrame, got {type(df).__name__}")
-        if missing := [c for c in columns if c not in df.columns]: raise FairsynthError(f"parameter 'df' lacks column(s) {missing}")
+# %% ../../nbs/19_generators.steam.ipynb #bc9153cb
+@patch
+def _check_rows(self: STEAMGenerator, df: pd.DataFrame, columns: list[str]) -> None:
+    if not isinstance(df, pd.DataFrame): raise FairsynthError(f"parameter 'df' must be a pandas DataFrame, got {type(df).__name__}")
+    if missing := [c for c in columns if c not in df.columns]: raise FairsynthError(f"parameter 'df' lacks column(s) {missing}")
 
-    def propensity_scores(self, df: pd.DataFrame, # rows holding the covariates
-                         ) -> np.ndarray:
-        """The fitted propensity π(x) = P(treatment = 1 | x) of each row."""
-        self._check_fitted()
-        self._check_rows(df, self.covariates_)
-        with one_thread(): return self.propensity_.predict_proba(df[self.covariates_])[:, 1]
-
-    def outcome_means(self, df: pd.DataFrame, # rows holding the covariates (and the earlier outcomes, for a later outcome)
-                      treatment_value: int, # 0 or 1: the arm
-                      outcome: str | None = None, # which outcome; None = the first
+# %% ../../nbs/19_generators.steam.ipynb #43122d9e
+@patch
+def propensity_scores(self: STEAMGenerator, df: pd.DataFrame, # rows holding the covariates
                      ) -> np.ndarray:
-        """The fitted E[outcome | x, treatment = treatment_value] of each row (P(outcome = 1) for a binary outcome)."""
-        self._check_fitted()
-        if not self.outcomes_: raise FairsynthError("this STEAM generator models no outcome")
-        outcome = self.outcomes_[0] if outcome is None else outcome
-        if outcome not in self.outcome_models_: raise FairsynthError(f"parameter 'outcome': {outcome!r} is not one of {self.outcomes_}")
-        if isinstance(treatment_value, bool) or treatment_value not in (0, 1):
-            raise FairsynthError(f"parameter 'treatment_value' must be 0 or 1, got {treatment_value!r}")
-        model = self.outcome_models_[outcome]
-        self._check_rows(df, model.inputs)
-        with one_thread(): return model.mean(df, np.full(len(df), int(treatment_value)))
+    """The fitted propensity π(x) = P(treatment = 1 | x) of each row."""
+    self._check_fitted()
+    self._check_rows(df, self.covariates_)
+    with one_thread(): return self.propensity_.predict_proba(df[self.covariates_])[:, 1]
 
-    # --- sampling -----------------------------------------------------------------------------------------
-    def _generate(self, n: int, covariate_conditions: dict[str, Any], rng: np.random.Generator) -> pd.DataFrame:
-        """`n` rows: covariates from the base generator, then the treatment, then the outcomes in order."""
-        rows = self.base_.sample(n, conditions=covariate_conditions or None, seed=int(rng.integers(2**31 - 1)))
-        rows = rows.reset_index(drop=True)
-        w = (rng.random(n) < self.propensity_.predict_proba(rows[self.covariates_])[:, 1]).astype(np.int64)
-        rows[self.treatment_] = w
-        for o in self.outcomes_: rows[o] = self.outcome_models_[o].draw(rows, w, self.noise, rng)
-        return rows
+# %% ../../nbs/19_generators.steam.ipynb #4d25370a
+@patch
+def outcome_means(self: STEAMGenerator, df: pd.DataFrame, # rows holding the covariates (and the earlier outcomes, for a later outcome)
+                  treatment_value: int, # 0 or 1: the arm
+                  outcome: str | None = None, # which outcome; None = the first
+                 ) -> np.ndarray:
+    """The fitted E[outcome | x, treatment = treatment_value] of each row (P(outcome = 1) for a binary outcome)."""
+    self._check_fitted()
+    if not self.outcomes_: raise FairsynthError("this STEAM generator models no outcome")
+    outcome = self.outcomes_[0] if outcome is None else outcome
+    if outcome not in self.outcome_models_: raise FairsynthError(f"parameter 'outcome': {outcome!r} is not one of {self.outcomes_}")
+    if isinstance(treatment_value, bool) or treatment_value not in (0, 1):
+        raise FairsynthError(f"parameter 'treatment_value' must be 0 or 1, got {treatment_value!r}")
+    model = self.outcome_models_[outcome]
+    self._check_rows(df, model.inputs)
+    with one_thread(): return model.mean(df, np.full(len(df), int(treatment_value)))
 
-    def _sample(self, n: int, conditions: dict[str, Any], seed: int) -> pd.DataFrame:
-        rng = np.random.default_rng(seed)
-        on_x = {c: v for c, v in conditions.items() if c in self.covariates_}
-        rejected = {c: v for c, v in conditions.items() if c not in on_x}
-        with one_thread():
-            if not rejected:
-                self.sample_stats_ = {"rows_drawn": float(n), "rows_rejected": 0.0}
-                return self._generate(n, on_x, rng)
-            kept, n_kept, n_drawn, batch = [], 0, 0, max(2 * n, 1000)
-            for _ in range(MAX_REJECTION_ROUNDS):
-                rows = self._generate(batch, on_x, rng)
-                match = np.ones(batch, dtype=bool)
-                for c, v in rejected.items(): match &= (rows[c] == v).to_numpy(dtype=bool)
-                kept.append(rows[match])
-                n_kept, n_drawn = n_kept + int(match.sum()), n_drawn + batch
-                if n_kept >= n: break
-                rate = n_kept / n_drawn
-                if rate < REJECTION_MIN_RATE:
-                    raise FairsynthError(f"condition(s) on {list(rejected)}: only {n_kept} of {n_drawn:,} drawn rows match (fewer than "
-                                         f"1 in {round(1 / REJECTION_MIN_RATE):,}); the value is too rare to sample by rejection")
-                batch = min(int(math.ceil(1.2 * (n - n_kept) / rate)) + 100, 2_000_000)
-            else:
-                raise FairsynthError(f"condition(s) on {list(rejected)}: {n_kept} of {n} rows after {MAX_REJECTION_ROUNDS} rounds of rejection sampling")
-        self.sample_stats_ = {"rows_drawn": float(n_drawn), "rows_rejected": float(n_drawn - n)}
-        return pd.concat(kept, ignore_index=True).iloc[:n]
+# %% ../../nbs/19_generators.steam.ipynb #cfc8c775
+@patch
+def _generate(self: STEAMGenerator, n: int, covariate_conditions: dict[str, Any], rng: np.random.Generator) -> pd.DataFrame:
+    """`n` rows: covariates from the base generator, then the treatment, then the outcomes in order."""
+    rows = self.base_.sample(n, conditions=covariate_conditions or None, seed=int(rng.integers(2**31 - 1)))
+    rows = rows.reset_index(drop=True)
+    w = (rng.random(n) < self.propensity_.predict_proba(rows[self.covariates_])[:, 1]).astype(np.int64)
+    rows[self.treatment_] = w
+    for o in self.outcomes_: rows[o] = self.outcome_models_[o].draw(rows, w, self.noise, rng)
+    return rows
+
+# %% ../../nbs/19_generators.steam.ipynb #a249184f
+@patch
+def _sample(self: STEAMGenerator, n: int, conditions: dict[str, Any], seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    on_x = {c: v for c, v in conditions.items() if c in self.covariates_}
+    rejected = {c: v for c, v in conditions.items() if c not in on_x}
+    with one_thread():
+        if not rejected:
+            self.sample_stats_ = {"rows_drawn": float(n), "rows_rejected": 0.0}
+            return self._generate(n, on_x, rng)
+        kept, n_kept, n_drawn, batch = [], 0, 0, max(2 * n, 1000)
+        for _ in range(MAX_REJECTION_ROUNDS):
+            rows = self._generate(batch, on_x, rng)
+            match = np.ones(batch, dtype=bool)
+            for c, v in rejected.items(): match &= (rows[c] == v).to_numpy(dtype=bool)
+            kept.append(rows[match])
+            n_kept, n_drawn = n_kept + int(match.sum()), n_drawn + batch
+            if n_kept >= n: break
+            rate = n_kept / n_drawn
+            if rate < REJECTION_MIN_RATE:
+                raise FairsynthError(f"condition(s) on {list(rejected)}: only {n_kept} of {n_drawn:,} drawn rows match (fewer than "
+                                     f"1 in {round(1 / REJECTION_MIN_RATE):,}); the value is too rare to sample by rejection")
+            batch = min(int(math.ceil(1.2 * (n - n_kept) / rate)) + 100, 2_000_000)
+        else:
+            raise FairsynthError(f"condition(s) on {list(rejected)}: {n_kept} of {n} rows after {MAX_REJECTION_ROUNDS} rounds of rejection sampling")
+    self.sample_stats_ = {"rows_drawn": float(n_drawn), "rows_rejected": float(n_drawn - n)}
+    return pd.concat(kept, ignore_index=True).iloc[:n]

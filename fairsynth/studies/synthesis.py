@@ -1,6 +1,6 @@
 """The seed-003 study: fit generators on the training split of a health table, sample synthetic rows, and
 measure what they are worth: fidelity, utility (train on real vs train on synthetic, test on real hold-out)
-and privacy (distance to closest record). The papermill notebook `nbs/studies/synthesis.ipynb` draws its report.
+and privacy (distance to closest record). The papermill notebook `fairsynth/notebooks/synthesis.ipynb` draws its report.
 
 Docs: https://fairsynth.github.io/fairsynth/studies.synthesis.html.md"""
 
