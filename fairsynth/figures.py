@@ -8,7 +8,6 @@ Docs: https://fairsynth.github.io/fairsynth/figures.html.md"""
 # %% ../nbs/27_figures.ipynb #f1a00003
 from __future__ import annotations
 
-import io
 import math
 from typing import Iterable, Mapping
 

@@ -23,7 +23,7 @@ from ..models import model_pipeline
 from ..generators.base import check_positive_int, check_seed
 from ..metrics.fidelity import correlation_matrix
 from ..metrics.privacy import dcr_encoder, nearest_distance
-from ..tabular import categorical_labels, feature_encoder, require_columns
+from ..tabular import categorical_labels, require_columns
 from ..figures import REAL_COLOUR, colours, plot_correlation_heatmaps
 from ..spec import DatasetSpec
 

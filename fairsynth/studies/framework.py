@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
-import sys
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -26,7 +25,7 @@ from fastcore.docments import docments
 
 from ..core import FairsynthError, Settings, load_settings
 from ..spec import Dataset
-from .common import data_label, load_study_data, resolve_source
+from .common import load_study_data, resolve_source
 from .grid import GridResult, run_grid
 
 # %% auto #0

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from ..core import FairsynthError, Settings, atomic_path, load_settings, log_step, provenance
-from ..data import load_dataset, patient_split
+from ..data import patient_split
 from ..generators.base import get_generator
 from ..metrics.fidelity import column_similarity, correlation_difference, fidelity_summary, quality_score
 from ..metrics.privacy import dcr, privacy_summary

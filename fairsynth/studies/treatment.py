@@ -431,7 +431,7 @@ class TreatmentConfig(GridConfig):
         super().check()
         if not parse_list(self.bases): raise FairsynthError("parameter 'bases' is empty: name at least one base generator")
         learners = parse_list(self.learners)
-        if not learners or (bad := [l for l in learners if l not in LEARNERS]):
+        if not learners or any(l not in LEARNERS for l in learners):
             raise FairsynthError(f"parameter 'learners' must name some of {list(LEARNERS)}, got {self.learners!r}")
         base_parameters(self); parse_json_object(self.steam_params, "steam_params")
 
