@@ -28,18 +28,18 @@ from ..figures import colours
 from ..generators.base import get_generator
 from ..models import get_model
 from ..spec import Dataset, DatasetSpec
-from .common import draw_seed, group_folder, load_study_data, parse_json_object, parse_list, t_interval
+from .common import draw_seed, epoch_params, group_folder, load_study_data, parse_json_object, parse_list, t_interval
 from .framework import GridConfig, Page, Study, option, register_study
 from ..tabular import feature_encoder
 
 # %% auto #0
-__all__ = ['STANDARD_METHODS', 'SYNTHETIC_METHODS', 'METHODS', 'METRICS', 'DESIGNS', 'GENERATOR_STAT_PREFIX', 'NEURAL_GENERATORS',
-           'STUDY', 'KEYS', 'GroupDesign', 'resolve_design', 'GroupSample', 'draw_group_sample', 'group_scores',
-           'train_and_score', 'synthetic_rows', 'smote_rows', 'augmentation_cell', 'generator_parameters',
-           'augmentation_cells', 'minority_sizes', 'AugmentationConfig', 'config_generator_params',
-           'augmentation_designs', 'augmentation_grid', 'augmentation_pages', 'method_labels', 'summarise', 'at_size',
-           'paper_table', 'style_paper_table', 'count_wins', 'plot_intervals', 'plot_sensitivity', 'plot_gains',
-           'time_breakdown', 'generator_log', 'select_results', 'exploration_inputs']
+__all__ = ['STANDARD_METHODS', 'SYNTHETIC_METHODS', 'METHODS', 'METRICS', 'DESIGNS', 'GENERATOR_STAT_PREFIX', 'STUDY', 'KEYS',
+           'GroupDesign', 'resolve_design', 'GroupSample', 'draw_group_sample', 'group_scores', 'train_and_score',
+           'synthetic_rows', 'smote_rows', 'augmentation_cell', 'generator_parameters', 'augmentation_cells',
+           'minority_sizes', 'AugmentationConfig', 'config_generator_params', 'augmentation_designs',
+           'augmentation_grid', 'augmentation_pages', 'method_labels', 'summarise', 'at_size', 'paper_table',
+           'style_paper_table', 'count_wins', 'plot_intervals', 'plot_sensitivity', 'plot_gains', 'time_breakdown',
+           'generator_log', 'select_results', 'exploration_inputs']
 
 # %% ../../nbs/31_studies.augmentation.ipynb #e31ae694
 STANDARD_METHODS = ("baseline", "upweighted", "separate", "smote")  # methods that need no generator
@@ -282,8 +282,6 @@ def augmentation_cell(params: Mapping[str, Any], # one cell of the grid (see `au
     return pd.DataFrame(rows + extra)
 
 # %% ../../nbs/31_studies.augmentation.ipynb #090e478d
-NEURAL_GENERATORS = ("ctgan", "tvae")  # generators that take `epochs`
-
 def generator_parameters(generators: Sequence[str], # generator names of the study
                          epochs: int | None = None, # epochs of the neural generators (None: their default)
                          params_json: str | Mapping | None = None, # JSON object: {generator: {param: value}} or {param: value} for all
@@ -296,7 +294,7 @@ def generator_parameters(generators: Sequence[str], # generator names of the stu
                              "with parameters: key every entry by generator name, or none")
     out = {}
     for g in generators:
-        params = {"epochs": int(epochs)} if epochs is not None and g in NEURAL_GENERATORS else {}
+        params = epoch_params(g, epochs)
         params.update(given.get(g, {}) if keyed else given)
         out[g] = params
     return out

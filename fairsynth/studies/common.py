@@ -25,8 +25,8 @@ from ..data import DATASETS, from_csv, load_dataset
 from ..spec import Dataset, DatasetSpec, load_spec
 
 # %% auto #0
-__all__ = ['resolve_source', 'data_label', 'load_study_data', 'narrow_spec', 'draw_seed', 'parse_list', 'parse_json_object',
-           'group_folder', 't_interval', 'repeat_intervals', 'write_sidecar']
+__all__ = ['NEURAL_GENERATORS', 'resolve_source', 'data_label', 'load_study_data', 'narrow_spec', 'draw_seed', 'parse_list',
+           'parse_json_object', 'group_folder', 'epoch_params', 't_interval', 'repeat_intervals', 'write_sidecar']
 
 # %% ../../nbs/38_studies.common.ipynb #3bf2e1ac
 def resolve_source(dataset: str | None, # registered dataset name
@@ -107,6 +107,15 @@ def parse_json_object(value: str | Mapping | None, # JSON text, a dict, or None
 def group_folder(value: object) -> str:
     """A report folder name for a group value ('black or other' -> 'black_or_other')."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(value)).strip("_") or "group"
+
+# %% ../../nbs/38_studies.common.ipynb #c0aa0011
+NEURAL_GENERATORS = ("ctgan", "tvae")  # generators that take a study's `epochs`
+
+def epoch_params(generator: str, # a generator name
+                 epochs: int | None, # the study's epochs (None: the generator's default)
+                ) -> dict[str, int]:
+    """{'epochs': epochs} for a neural generator, else {}."""
+    return {"epochs": int(epochs)} if epochs is not None and generator in NEURAL_GENERATORS else {}
 
 # %% ../../nbs/38_studies.common.ipynb #cf1f7fdc
 def t_interval(x: pd.Series, # values, one per repeat (NaNs dropped)

@@ -23,12 +23,12 @@ from ..metrics.fidelity import column_similarity, correlation_difference, fideli
 from ..metrics.privacy import dcr, privacy_summary
 from ..metrics.utility import utility_table
 from ..spec import Dataset, DatasetSpec, check_binary_outcome
-from .common import write_sidecar
+from .common import epoch_params, write_sidecar
 from .framework import Page, Study, StudyConfig, load_config_data, option, register_study
 
 # %% auto #0
-__all__ = ['NEURAL_EPOCHS', 'STUDY', 'parse_generators', 'SynthesisConfig', 'SynthesisResult', 'usable_for_utility',
-           'run_synthesis_study', 'summary_line', 'save_results', 'synthesis_pages']
+__all__ = ['STUDY', 'parse_generators', 'SynthesisConfig', 'SynthesisResult', 'usable_for_utility', 'run_synthesis_study',
+           'summary_line', 'save_results', 'synthesis_pages']
 
 # %% ../../nbs/30_studies.synthesis.ipynb #5e7c0001
 def parse_generators(generator: str | list[str]) -> list[str]:
@@ -37,8 +37,6 @@ def parse_generators(generator: str | list[str]) -> list[str]:
     names = list(dict.fromkeys(n.strip() for n in names if n and n.strip()))
     if not names: raise FairsynthError("parameter 'generator' names no generator")
     return names
-
-NEURAL_EPOCHS = ("ctgan", "tvae")  # generators that take the study's `epochs`
 
 @dataclasses.dataclass(frozen=True)
 class SynthesisConfig(StudyConfig):
@@ -54,7 +52,7 @@ class SynthesisConfig(StudyConfig):
     def check(self) -> None:
         """Every generator name is known (before any data is read)."""
         for name in parse_generators(self.generator):
-            get_generator(name, **({"epochs": self.epochs} if name in NEURAL_EPOCHS else {}))
+            get_generator(name, **epoch_params(name, self.epochs))
 
 # %% ../../nbs/30_studies.synthesis.ipynb #e80828b1
 @dataclasses.dataclass
@@ -115,7 +113,7 @@ def run_synthesis_study(config: SynthesisConfig | None = None, # the study's par
     config = (config or SynthesisConfig()).resolve(settings)
     seed, test_size, epochs = config.seed, config.test_size, config.epochs
     names = parse_generators(config.generator)
-    gens = {n: get_generator(n, **({"epochs": epochs} if n in NEURAL_EPOCHS else {}), seed=seed) for n in names}
+    gens = {n: get_generator(n, **epoch_params(n, epochs), seed=seed) for n in names}
     ds = data if data is not None else load_config_data(config, settings)
     spec = ds.spec; outcome = config.outcome or spec.outcome
     spec.features(outcome)  # validates the outcome name

@@ -26,7 +26,7 @@ from ..generators.base import get_generator
 from ..metrics.causal_inference import (BASE_LEARNERS, LEARNERS, PROPENSITY_MODELS, SimulatedTreatment, outcome_kind,
                                                 simulated_treatment, treatment_metrics, treatment_reference)
 from ..spec import DatasetSpec, load_spec
-from .common import (data_label, draw_seed, group_folder, load_study_data, narrow_spec, parse_json_object,
+from .common import (data_label, draw_seed, epoch_params, group_folder, load_study_data, narrow_spec, parse_json_object,
                                       parse_list, repeat_intervals, resolve_source, t_interval)
 from .framework import GridConfig, Page, Study, option, register_study
 
@@ -438,7 +438,7 @@ class TreatmentConfig(GridConfig):
 def base_parameters(config: TreatmentConfig, # the study's config
                    ) -> dict[str, dict[str, Any]]:
     """{base: its parameters}: the epochs for ctgan and tvae, then `generator_params` on top."""
-    out = {b: ({"epochs": config.epochs} if b in ("ctgan", "tvae") else {}) for b in parse_list(config.bases)}
+    out = {b: epoch_params(b, config.epochs) for b in parse_list(config.bases)}
     for b, extra in parse_json_object(config.generator_params, "generator_params").items():
         if not isinstance(extra, Mapping):
             raise FairsynthError(f"parameter 'generator_params' must map each base generator to a JSON object, got {b!r}: {extra!r}")
