@@ -1,4 +1,4 @@
-"""Training speed of the fair_transformer generator (λ = 0 and λ > 0) against SDV's TVAE, seconds per epoch.
+"""Training and sampling speed of the fair_transformer generator (λ = 0 and λ > 0) against SDV's TVAE.
 
 For each dataset x repeat, three fits run in the same process on the same training rows with the same epochs and
 batch size: fairsynth's `fair_transformer` with fairness_weight 0 (plain next-token training), the same with
@@ -7,6 +7,8 @@ fairness_weight > 0 (one extra stratified fairness batch per step), and SDV 2.0'
 repeats, after an untimed warm-up of each on 500 rows. Epoch times come from inside each training loop (the
 generator's `epoch_seconds_`; TVAE's epoch loop through a timed stand-in for its progress bar), so fixed costs
 (tokenising, RDT and Gaussian-mixture preprocessing) are left out; whole fit times are reported beside them.
+After each fit, the λ = 0 generator and TVAE each sample `--sample-rows` rows (default 100,000) from the model just
+fitted: whole `sample` calls, decoding included.
 See bench/README.md.
 """
 from __future__ import annotations
@@ -34,6 +36,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=5, help="training epochs of every fit")
     p.add_argument("--batch-size", type=int, default=500, help="training rows per step of every fit")
     p.add_argument("--fairness-weight", type=float, default=1.0, help="λ of the fair_transformer λ>0 fit")
+    p.add_argument("--sample-rows", type=int, default=100_000, help="rows drawn from the fitted λ=0 fair_transformer and TVAE (0: no draw)")
     p.add_argument("--rows", type=int, default=None,
                    help="training rows (subsample of the training split); default 20000 for diabetes130, all otherwise")
     p.add_argument("--repeats", type=int, default=3, help="timed repeats of each fit")
@@ -65,18 +68,29 @@ def tvae_epoch_clock():
     finally: tvae_module.tqdm = real
 
 
-def fit_fair_transformer(train, spec, weight: float, args, device: str) -> tuple[float, list[float]]:
-    """(whole fit seconds, seconds of each epoch) of get_generator('fair_transformer', ...).fit."""
+def fit_fair_transformer(train, spec, weight: float, args, device: str) -> tuple[float, list[float], float]:
+    """(whole fit seconds, seconds of each epoch, seconds to sample `args.sample_rows` rows) of get_generator('fair_transformer', ...)."""
     from fairsynth.generators.base import get_generator
     gen = get_generator("fair_transformer", fairness_weight=weight, epochs=args.epochs, batch_size=args.batch_size,
                         device=device, seed=args.seed)
     t0 = time.perf_counter()
     gen.fit(train, spec)
-    return time.perf_counter() - t0, list(gen.epoch_seconds_)
+    fit_s = time.perf_counter() - t0
+    return fit_s, list(gen.epoch_seconds_), timed_sample(lambda n: gen.sample(n, seed=args.seed), args.sample_rows if weight == 0 else 0)
 
 
-def fit_tvae(train, spec, args, device: str) -> tuple[float, list[float]]:
-    """(whole fit seconds, seconds of each epoch) of SDV 2.0's TVAESynthesizer, used directly."""
+def timed_sample(draw, n: int) -> float:
+    """Seconds of one `draw(n)` (NaN when n is 0)."""
+    if not n: return float("nan")
+    t0 = time.perf_counter()
+    out = draw(n)
+    seconds = time.perf_counter() - t0
+    if len(out) != n: raise RuntimeError(f"asked for {n} rows, got {len(out)}")
+    return seconds
+
+
+def fit_tvae(train, spec, args, device: str) -> tuple[float, list[float], float]:
+    """(whole fit seconds, seconds of each epoch, seconds to sample `args.sample_rows` rows) of SDV 2.0's TVAESynthesizer, used directly."""
     import torch
     from sdv.single_table import TVAESynthesizer
     t0 = time.perf_counter()
@@ -87,7 +101,8 @@ def fit_tvae(train, spec, args, device: str) -> tuple[float, list[float]]:
         synth = TVAESynthesizer(metadata, epochs=args.epochs, batch_size=args.batch_size, enable_gpu=device.startswith("cuda"))
         random.seed(args.seed); np.random.seed(args.seed); torch.manual_seed(args.seed)
         synth.fit({"data": data})
-    return time.perf_counter() - t0, np.diff(stamps).tolist()
+        fit_s = time.perf_counter() - t0
+        return fit_s, np.diff(stamps).tolist(), timed_sample(lambda n: synth.sample(n)["data"], args.sample_rows)
 
 
 def run(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -103,17 +118,17 @@ def run(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows = []
     for dataset in args.datasets:
         train, spec = training_rows(dataset, args.rows, args.seed)
-        warm = argparse.Namespace(**{**vars(args), "epochs": 1})  # untimed: first torch/SDV calls in a process are slow
+        warm = argparse.Namespace(**{**vars(args), "epochs": 1, "sample_rows": min(args.sample_rows, 1000)})  # untimed: first torch/SDV calls in a process are slow
         for fit in fits.values(): fit(train.head(500), spec, warm)
         for rep in range(args.repeats):
             order = list(PATHS[rep % 3:] + PATHS[:rep % 3])
             for path in order:
-                fit_s, epochs = fits[path](train, spec, args)
+                fit_s, epochs, sample_s = fits[path](train, spec, args)
                 for e, s in enumerate(epochs, start=1):
-                    rows.append(dict(dataset=dataset, path=path, repeat=rep, epoch=e, epoch_s=s, fit_s=fit_s,
+                    rows.append(dict(dataset=dataset, path=path, repeat=rep, epoch=e, epoch_s=s, fit_s=fit_s, sample_s=sample_s,
                                      train_rows=len(train), columns=len(spec.columns)))
-                print(f"  {dataset} repeat {rep} {path:21s} fit {fit_s:7.2f}s  median epoch {np.median(epochs):6.3f}s",
-                      file=sys.stderr, flush=True)
+                print(f"  {dataset} repeat {rep} {path:21s} fit {fit_s:7.2f}s  median epoch {np.median(epochs):6.3f}s  "
+                      f"sample {args.sample_rows} rows {sample_s:7.2f}s", file=sys.stderr, flush=True)
     raw = pd.DataFrame(rows)
     return raw, summarise(raw, args)
 
@@ -121,14 +136,18 @@ def run(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame]:
 def summarise(raw: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
     """One row per dataset: median seconds per epoch of each path, the ratios fair_transformer / TVAE, median fit seconds."""
     epoch = raw.pivot_table(index="dataset", columns="path", values="epoch_s", aggfunc="median", sort=False)
-    fit = raw.drop_duplicates(["dataset", "path", "repeat"]).pivot_table(index="dataset", columns="path", values="fit_s",
-                                                                          aggfunc="median", sort=False)
+    fits = raw.drop_duplicates(["dataset", "path", "repeat"])
+    fit = fits.pivot_table(index="dataset", columns="path", values="fit_s", aggfunc="median", sort=False)
+    sample = fits.pivot_table(index="dataset", columns="path", values="sample_s", aggfunc="median", sort=False, dropna=False)
+    sample = sample.reindex(columns=list(PATHS))
     first = raw.groupby("dataset", sort=False).agg(train_rows=("train_rows", "first"), columns=("columns", "first"),
                                                    repeats=("repeat", "nunique"))
     table = first.assign(epochs=args.epochs, batch_size=args.batch_size,
                          epoch_s_ft0=epoch[PATHS[0]], epoch_s_ft=epoch[PATHS[1]], epoch_s_tvae=epoch[PATHS[2]],
                          ratio_ft0_tvae=epoch[PATHS[0]] / epoch[PATHS[2]], ratio_ft_tvae=epoch[PATHS[1]] / epoch[PATHS[2]],
-                         fit_s_ft0=fit[PATHS[0]], fit_s_ft=fit[PATHS[1]], fit_s_tvae=fit[PATHS[2]])
+                         fit_s_ft0=fit[PATHS[0]], fit_s_ft=fit[PATHS[1]], fit_s_tvae=fit[PATHS[2]],
+                         sample_rows=args.sample_rows, sample_s_ft0=sample[PATHS[0]], sample_s_tvae=sample[PATHS[2]],
+                         ratio_sample_ft0_tvae=sample[PATHS[0]] / sample[PATHS[2]])
     return table.reset_index()
 
 
@@ -140,7 +159,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"seconds per epoch: median over {args.epochs} epochs x {args.repeats} repeats; batch size {args.batch_size}; "
           f"λ>0 = {args.fairness_weight}; device={args.device}; torch {torch.__version__}, threads={torch.get_num_threads()}\n"
           "ft0 = fair_transformer λ=0, ft = fair_transformer λ>0, tvae = SDV TVAESynthesizer; "
-          "ratio = fair_transformer / TVAE seconds per epoch; fit_s = whole fit (with preprocessing), median of repeats")
+          "ratio = fair_transformer / TVAE seconds per epoch; fit_s = whole fit (with preprocessing), median of repeats; "
+          f"sample_s = seconds to sample {args.sample_rows} rows from the fitted λ=0 fair_transformer / TVAE, median of repeats")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"written: {written} (and -epochs.csv with every epoch)")
 

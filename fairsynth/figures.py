@@ -8,6 +8,7 @@ Docs: https://fairsynth.github.io/fairsynth/figures.html.md"""
 # %% ../nbs/27_figures.ipynb #f1a00003
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import Iterable, Mapping
 
@@ -20,16 +21,32 @@ from .core import FairsynthError
 from .spec import DatasetSpec
 
 # %% auto #0
-__all__ = ['REAL_COLOUR', 'colours', 'plot_categorical_bars', 'plot_numeric_overlays', 'plot_correlation_heatmaps',
-           'plot_utility', 'plot_dcr', 'figure_image', 'format_table']
+__all__ = ['REAL_COLOUR', 'GENERATOR_COLOURS', 'colours', 'plot_categorical_bars', 'plot_numeric_overlays',
+           'plot_correlation_heatmaps', 'plot_utility', 'plot_dcr', 'plot_subgroups', 'figure_image', 'format_table']
 
 # %% ../nbs/27_figures.ipynb #0ec1f39d
 REAL_COLOUR = "0.55"  # matplotlib grey level of the real data in every figure
 
+GENERATOR_COLOURS: dict[str, str] = {
+    "gaussian_copula": "#1f77b4", "ctgan": "#ff7f0e", "tvae": "#2ca02c", "arf": "#d62728", "causal_dag": "#9467bd",
+    "fair_transformer": "#e377c2", "smote": "#8c564b", "llm": "#17becf", "curated": "#393b79", "steam": "#bcbd22",
+    "argn": "#8c6d31",
+}  # fixed colour of each built-in generator (tab10 without its grey, then tab20b), the same on every figure
+
+_OTHER_COLOURS = ("#5254a3", "#637939", "#ad494a", "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1",
+                  "#843c39", "#b5cf6b", "#e7ba52", "#ce6dbd", "#6baed6", "#fd8d3c", "#74c476", "#9e9ac8")  # for other names
+
 def colours(names: Iterable[str]) -> dict[str, str]:
-    """A colour per series name: grey for 'real', then matplotlib's cycle (C0, C1, ...) for the generators."""
-    gens = [n for n in dict.fromkeys(names) if n != "real"]
-    return {"real": REAL_COLOUR, **{g: f"C{i % 10}" for i, g in enumerate(gens)}}
+    """A colour per series name: grey for 'real', a fixed colour per built-in generator, a name-hashed one otherwise."""
+    out, taken = {"real": REAL_COLOUR}, set()
+    names = [n for n in dict.fromkeys(map(str, names)) if n != "real"]
+    for n in names:
+        if n in GENERATOR_COLOURS: out[n] = GENERATOR_COLOURS[n]; taken.add(out[n])
+    for n in sorted(n for n in names if n not in GENERATOR_COLOURS):  # sorted: the same set gets the same colours
+        start = int(hashlib.md5(n.encode()).hexdigest(), 16) % len(_OTHER_COLOURS)
+        free = [_OTHER_COLOURS[(start + i) % len(_OTHER_COLOURS)] for i in range(len(_OTHER_COLOURS))]
+        out[n] = next((c for c in free if c not in taken), free[0]); taken.add(out[n])
+    return out
 
 # %% ../nbs/27_figures.ipynb #6510dec1
 def _pooled_shares(s: pd.Series, keep: list[str]) -> pd.Series:
@@ -87,16 +104,33 @@ def plot_numeric_overlays(real: pd.DataFrame, # real rows
     return fig
 
 # %% ../nbs/27_figures.ipynb #ff3c01d3
-def plot_correlation_heatmaps(matrices: Mapping[str, pd.DataFrame], # name ('real', generators) -> correlation matrix
+def plot_correlation_heatmaps(matrices: Mapping[str, pd.DataFrame], # name ('real' first, then generators) -> correlation matrix
+                              per_row: int = 2, # heatmaps per row of the grid
+                              annotate_max: int = 12, # annotate cells only when a matrix has at most this many columns
                              ) -> plt.Figure:
-    """Side-by-side heatmaps of correlation matrices sharing one colour scale."""
-    n = len(matrices)
-    size = max(4.0, 0.35 * max(len(m) for m in matrices.values()))
-    fig, axes = plt.subplots(1, n, figsize=(size * n + 1, size), squeeze=False)
-    for ax, (name, m) in zip(axes.flat, matrices.items()):
-        sns.heatmap(m, ax=ax, vmin=-1, vmax=1, cmap="vlag", square=True, cbar=name == list(matrices)[-1],
-                    xticklabels=True, yticklabels=ax is axes.flat[0])
-        ax.set_title(name); ax.tick_params(labelsize=7)
+    """Correlation heatmaps on one colour scale, `per_row` to a row; small ones annotated (the others with their difference from the first)."""
+    if not matrices: raise FairsynthError("plot_correlation_heatmaps: parameter 'matrices' is empty")
+    names, k = list(matrices), max(len(m) for m in matrices.values())
+    ncol = min(per_row, len(names)); nrow = math.ceil(len(names) / ncol)
+    size = max(4.5, 0.42 * k + 1.5)
+    label_size = 10 if k <= 15 else 8 if k <= 30 else 6
+    fig, axes = plt.subplots(nrow, ncol, figsize=(size * ncol + 1.2, size * nrow), squeeze=False)
+    ref = matrices[names[0]]
+    for ax, name in zip(axes.flat, names):
+        m = matrices[name]
+        annot = None
+        if len(m) <= annotate_max:  # the first matrix shows its values, the others how far they are from it
+            d = m if name == names[0] else (m - ref.reindex(index=m.index, columns=m.columns))
+            first = name == names[0]
+            annot = d.map(lambda v: "" if pd.isna(v) or (not first and abs(v) < 0.05) else "0" if abs(v) < 0.05
+                          else f"{v:.1f}" if first else f"{v:+.1f}")
+        sns.heatmap(m, ax=ax, vmin=-1, vmax=1, cmap="vlag", square=True, cbar=True, cbar_kws={"shrink": 0.7},
+                    xticklabels=True, yticklabels=True, annot=annot if annot is not None else False, fmt="",
+                    annot_kws={"fontsize": 7})
+        ax.set_title(name if name == names[0] or annot is None else f"{name} (annotated: difference from {names[0]})",
+                     fontsize=11)
+        ax.tick_params(labelsize=label_size)
+    for ax in list(axes.flat)[len(names):]: ax.set_visible(False)
     fig.tight_layout(); plt.close(fig)
     return fig
 
@@ -130,6 +164,31 @@ def plot_dcr(distances: pd.DataFrame, # columns generator, source ('synthetic'/'
             ax.hist(x, bins=bins, density=True, alpha=0.55, color=colour, label=f"{src} (n={len(x)})")
         ax.set_title(g); ax.set_xlabel("L1 distance to closest real training row"); ax.legend(fontsize=7)
     fig.tight_layout(); plt.close(fig)
+    return fig
+
+# %% ../nbs/27_figures.ipynb #f1a00011
+def plot_subgroups(table: pd.DataFrame, # columns attribute, group, generator ('real' or a name), value
+                   title: str = "", # the measure shown, e.g. 'outcome rate'
+                   ylim: tuple[float, float] | None = None, # y-axis range (default: matplotlib's)
+                  ) -> plt.Figure:
+    """Grouped bars of a per-group measure: one panel per sensitive attribute, one bar per group and table."""
+    if table.empty: raise FairsynthError("plot_subgroups: parameter 'table' has no rows")
+    attrs = list(dict.fromkeys(table["attribute"]))
+    sources = list(dict.fromkeys(["real", *table["generator"]])) if "real" in set(table["generator"]) else list(dict.fromkeys(table["generator"]))
+    n_groups = [table.loc[table.attribute == a, "group"].nunique() for a in attrs]
+    fig, axes = plt.subplots(1, len(attrs), figsize=(sum(max(3.5, 0.35 * g * len(sources) + 1.5) for g in n_groups), 3.4),
+                             squeeze=False, gridspec_kw={"width_ratios": [max(1, g) for g in n_groups]})
+    palette = colours(sources)
+    for ax, a in zip(axes.flat, attrs):
+        t = table[table.attribute == a].pivot_table(index="group", columns="generator", values="value", sort=False, dropna=False)
+        t = t[[s for s in sources if s in t.columns]]
+        t.plot.bar(ax=ax, width=0.8, legend=False, rot=0, color=[palette[c] for c in t.columns])
+        ax.set_title(f"{title} by {a}" if title else a, fontsize=10); ax.set_xlabel("")
+        if ylim: ax.set_ylim(*ylim)
+        ax.tick_params(axis="x", labelsize=8)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 7), fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.84)); plt.close(fig)
     return fig
 
 # %% ../nbs/27_figures.ipynb #008f07c0

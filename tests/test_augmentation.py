@@ -16,8 +16,8 @@ from fairsynth.data import load_dataset
 from fairsynth.generators.base import register
 from fairsynth.report import execute_study
 from fairsynth.studies.augmentation import (METHODS, STANDARD_METHODS, STUDY, AugmentationConfig, augmentation_cell,
-                                            augmentation_cells, count_wins, draw_group_sample, paper_table, resolve_design,
-                                            smote_rows, summarise, synthetic_rows, train_and_score)
+                                            augmentation_cells, config_generator_params, count_wins, draw_group_sample,
+                                            paper_table, resolve_design, smote_rows, summarise, synthetic_rows, train_and_score)
 from fairsynth.studies.common import draw_seed
 from fairsynth.studies.framework import run_config
 from fairsynth.studies.grid import cell_id, load_results
@@ -197,6 +197,12 @@ def test_config_cells_are_todays_cells(nhefs):
     assert STUDY.cells(curated, nhefs, design) == STUDY.cells(cfg, nhefs, design)  # --curate is curate=true for every generator
 
 
+def test_neural_generators_keep_their_own_size_aware_epochs_unless_given():
+    assert AugmentationConfig().epochs is None
+    assert config_generator_params(AugmentationConfig(generator="gaussian_copula,ctgan,tvae")) == {"gaussian_copula": {}, "ctgan": {}, "tvae": {}}
+    assert config_generator_params(AugmentationConfig(generator="ctgan,tvae", epochs=3)) == {"ctgan": {"epochs": 3}, "tvae": {"epochs": 3}}
+
+
 def test_a_bad_config_value_names_its_field():
     for bad, name in [(dict(group_mode="both"), "group_mode"), (dict(epochs=0), "epochs"), (dict(n_minority=1), "n_minority"),
                       (dict(sensitivity="50,many"), "sensitivity"), (dict(generator_params="{not json"), "generator_params"),
@@ -286,3 +292,62 @@ def test_cli_bad_input_fails_cleanly_and_writes_nothing(reports_dir, capsys):
         assert main(["--reports-dir", str(reports_dir), "--repeats", "1", "run", "augmentation", "--no-explore", *extra]) == 2
         assert culprit in capsys.readouterr().err
     assert not reports_dir.exists() or not any(reports_dir.rglob("*.html"))
+
+
+# --- health checks on every synthetic table (issue 16) ---
+
+@register("aug_one_class")
+class AugOneClass(AugSpy):
+    """Test double: resamples its training rows (honouring conditions) with every outcome set to 0, as a collapsed generator's."""
+    test_double = True
+
+    def _sample(self, n, conditions, seed):
+        return super()._sample(n, conditions, seed).assign(death=0)
+
+
+@register("aug_no_minority")
+class AugNoMinority(AugSpy):
+    """Test double: unconditioned draws leave out the minority race whenever other rows exist (a generic generator losing a group)."""
+    test_double = True
+
+    def _sample(self, n, conditions, seed):
+        f = self.frame_[self.frame_.race != "black or other"]
+        f = f if len(f) and not conditions else self.frame_
+        for c, v in conditions.items(): f = f[f[c] == v]
+        return f.sample(n, replace=True, random_state=seed).reset_index(drop=True)
+
+
+def test_health_rows_record_failures_and_unusable_scores_are_withheld(tmp_path):
+    from fairsynth.studies.augmentation import HEALTH, SYNTHETIC_METHODS
+    from fairsynth.studies.common import WITHHELD, health_overview, mark_unhealthy, table_health
+    cfg = AugmentationConfig(dataset="nhefs", generator="aug_one_class,aug_no_minority,gaussian_copula", n_majority=200,
+                             n_minority=40, repeats=1, seed=0, store=str(tmp_path / "store"), reports=False)
+    (grid,) = run_config(cfg, progress=False)
+    assert not grid.failed
+    r = grid.results
+    failed = r[r.metric == "health_failed"].set_index(["generator", "method"]).value
+    assert failed[("aug_one_class", "synthetic-group")] >= 1 and failed[("aug_no_minority", "synthetic-generic")] >= 1
+    checks = r[r.metric.str.startswith("health:") & (r.status == "fail")]
+    one = checks[(checks.generator == "aug_one_class") & (checks.metric == "health:outcome_classes") & (checks.group == "all")]
+    assert set(one.method) == set(SYNTHETIC_METHODS) and one.note.str.contains("one class").all()
+    lost = checks[(checks.generator == "aug_no_minority") & (checks.metric == "health:group_share")]
+    assert set(lost.group) == {"race=black or other"} and set(lost.method) == {"synthetic-generic"}
+    scores = r[r.metric.isin(["auroc", "auprc"])]
+    # a collapsed outcome: no score of either synthetic method, every one with the reason
+    bad = scores[scores.generator == "aug_one_class"]
+    assert bad.value.isna().all() and (bad.status == WITHHELD).all() and bad.note.str.contains("one class").all()
+    # a lost group: the generic method's minority scores withheld, its majority scores and the group method's kept
+    nm = scores[scores.generator == "aug_no_minority"].set_index(["method", "group", "metric"])
+    assert np.isnan(nm.loc[("synthetic-generic", "minority", "auroc"), "value"])
+    assert "missing" in nm.loc[("synthetic-generic", "minority", "auroc"), "note"]
+    assert nm.loc[("synthetic-generic", "majority", "auroc"), "value"] > 0.5 and nm.loc[("synthetic-group", "minority", "auroc"), "value"] > 0
+    # standard methods and a healthy generator keep every number
+    assert r[r.generator.fillna("").isin(["", "gaussian_copula"]) & (r.metric == "auroc")].value.notna().all()
+    # the report's tables: failed tables counted, withheld values counted, the paper table's numbers marked
+    th = table_health(r, HEALTH).set_index("method")
+    assert th.loc["synthetic-group (aug_one_class)", "failed_tables"] == 1 and th.loc["synthetic-group (aug_one_class)", "withheld_values"] == 4
+    assert "group_share (1)" in th.loc["synthetic-generic (aug_no_minority)", "failed_checks"]
+    assert health_overview(r, HEALTH).why.notna().all()
+    _, text = paper_table(summarise(r), "auroc")
+    marked = mark_unhealthy(text, r, HEALTH)
+    assert marked["synthetic-group (aug_one_class)"].str.endswith("†").all() and not marked["baseline"].str.endswith("†").any()

@@ -253,3 +253,34 @@ def test_cli_names_a_bad_role_and_writes_nothing(tmp_path, capsys):
     assert not (tmp_path / "nhanes").exists()
     assert main(["run", "causal", "--test-size", "1.5", "--reports-dir", str(tmp_path)]) == 2
     assert "test_size" in capsys.readouterr().err
+
+
+# --- health checks on every synthetic table (issue 16) ---
+
+def test_broken_tables_are_recorded_and_not_decomposed(nhanes, monkeypatch):
+    from fairsynth.studies.causal_fairness import HEALTH
+    from fairsynth.studies.common import WITHHELD, mark_unhealthy, table_health
+    def broken_arms(train, spec, roles, fair_paths, generator_params, seed, synthetic_factor=1.0):
+        data = train[list(spec.columns)].reset_index(drop=True)
+        return {"faithful": data.assign(**{roles.y: 0}),  # a collapsed outcome
+                "fair: both": data[data[roles.x] == roles.x0].sample(len(data), replace=True, random_state=0).reset_index(drop=True)}, []  # x1 lost
+    monkeypatch.setattr(causal_study, "synthetic_arms", broken_arms)
+    rows = causal_cell(grid_cells(nhanes, **FAST)[0]).assign(cell_id="c0", repeat=0)
+    health = rows[rows.kind == "health"]
+    failed = health[health.measure == "health_failed"].set_index("source").estimate
+    assert failed["faithful"] >= 1 and failed["fair: both"] >= 1
+    fails = health[health.status == "fail"]
+    assert "one class" in fails[(fails.source == "faithful") & (fails.measure == "health:outcome_classes")].note.iloc[0]
+    assert set(fails[(fails.source == "fair: both") & (fails.measure == "health:group_share")].group) == {"Race1=Black"}
+    est = rows[rows.kind.isin(["data", "predictor", "score"])]
+    # the collapsed table: neither decomposed nor used to train a predictor
+    f = est[est.source == "faithful"]
+    assert set(f.kind) == {"data", "predictor", "score"} and f.estimate.isna().all() and (f.status == WITHHELD).all()
+    # the table that lost x1: not decomposed, but a predictor trained on it is still audited on real patients
+    g = est[est.source == "fair: both"]
+    assert g[g.kind == "data"].estimate.isna().all() and g[g.kind == "data"].note.str.contains("missing").all()
+    assert g[g.kind.isin(["predictor", "score"])].estimate.notna().all()
+    assert est[est.source.str.startswith("real")].estimate.notna().all()  # the real rows are never withheld
+    th = table_health(rows, HEALTH).set_index("source")
+    assert th.loc["faithful", "withheld_values"] == len(f) and th.loc["fair: both", "failed_tables"] == 1
+    assert mark_unhealthy(pd.DataFrame({"source": ["real", "faithful"]}), rows, HEALTH, "source").source.tolist() == ["real", "faithful †"]

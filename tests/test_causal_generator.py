@@ -6,10 +6,11 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 from fairsynth.core import FairsynthError
 from fairsynth.generators.base import get_generator, list_generators
-from fairsynth.generators.causal import FAIR_PATHS, CausalDAGGenerator, learn_dag, sfm_dag
+from fairsynth.generators.causal import FAIR_PATHS, CausalDAGGenerator, ParentEncoder, learn_dag, sfm_dag, strongest_parents
 from fairsynth.spec import DatasetSpec
 
 N_SYN = 20_000  # generated rows for the contrasts: their sampling error is about 0.01
@@ -327,3 +328,76 @@ def test_x_interactions_keep_a_mechanism_that_differs_by_group():
     assert abs(a_without) > 0.15  # a shared slope leaks b's z effect into a
     with pytest.raises(FairsynthError, match="x_interactions"):
         CausalDAGGenerator(x_interactions="yes").fit(df, spec)
+
+
+# --- wide tables: sparse logistic designs, capped parent sets, the L2 strength ----------------------------
+
+def test_sparse_parent_encoding_matches_the_dense_one_up_to_centring(sim):
+    df, spec = sim
+    parents = ["group", "z", "w", "lab", "smoker"]
+    dense = ParentEncoder(keep_nan=False, interact="group").fit(df[parents], spec.columns)
+    sparse = ParentEncoder(keep_nan=False, interact="group", sparse=True).fit(df[parents], spec.columns)
+    a, b = dense.transform(df), sparse.transform(df)
+    assert sp.issparse(b) and b.shape == a.shape and b.nnz < 0.6 * a.size
+    b = b.toarray()
+    # columns: group a, b | z no, yes | w | lab | lab missing | smoker no, yes | smoker missing | the 8 after group, again, for group b
+    assert a.shape[1] == 18 and (a[:, 10:] == a[:, 2:10] * a[:, [1]]).all()
+    centred = [4, 5, 12, 13]  # w and lab, and their copies: shifted by the training median
+    others = [j for j in range(a.shape[1]) if j not in centred]
+    assert np.array_equal(a[:, others], b[:, others])
+    assert np.allclose(a[:, 4] - b[:, 4], df.w.median()) and np.allclose(a[:, 5] - b[:, 5], df.lab.median())
+    in_b = df.group.eq("b").to_numpy()
+    assert np.allclose((a[:, 12] - b[:, 12])[in_b], df.w.median()) and (b[~in_b][:, 10:] == 0).all()  # copies: group b rows only
+    with pytest.raises(FairsynthError, match="keep_nan"):
+        ParentEncoder(sparse=True).fit(df[parents], spec.columns)
+
+
+def test_strongest_parents_keeps_x_and_the_informative_parents():
+    rng = np.random.default_rng(0)
+    n = 3000
+    x = rng.choice(["a", "b"], n)
+    strong = rng.normal(0, 1, n)
+    weak = rng.normal(0, 1, n)
+    many = rng.choice(list("abcdefghijklmnopqrst"), n)  # 20 levels, independent of the node: favoured by plain MI
+    node = np.where(strong + 0.3 * weak + rng.normal(0, 0.5, n) > 0, "hi", "lo")
+    df = pd.DataFrame({"x": x, "many": many, "weak": weak, "strong": strong, "node": node, "y": rng.integers(0, 2, n)})
+    dag = {c: tuple(df.columns[:i]) for i, c in enumerate(df.columns)}
+    cut = strongest_parents(df, dag, max_parents=2, keep=["x"], exempt=["y"])
+    assert cut["node"] == ("x", "strong") and cut["y"] == dag["y"] and list(cut) == list(dag)
+    assert cut["strong"] == ("x", "weak") or cut["strong"] == ("x", "many")  # some two, x among them
+    assert strongest_parents(df, dag, max_parents=3, keep=["x"])["node"] == ("x", "weak", "strong")  # parent order kept
+    assert strongest_parents(df, dag, max_parents=10) == dag
+
+
+def test_max_parents_in_the_generator(sim):
+    df, spec = sim
+    gen = fitted(sim, max_parents=2)
+    assert all(len(ps) <= 2 for c, ps in gen.dag_.items() if c != "y") and gen.dag_["y"] == sfm_dag(
+        list(spec.columns), "group", ["z"], ["w", "job"], "y")["y"]  # the outcome keeps every parent
+    assert all("group" in ps for c, ps in gen.dag_.items() if c != "group")
+    syn = gen.sample(N_SYN, seed=1)
+    assert abs(direct_contrast(syn, df) - direct_contrast(df, df)) < 0.06 and abs(w_contrast(syn) - w_contrast(df)) < 0.12
+    full = fitted(sim, max_parents=None)
+    assert full.dag_ == sfm_dag(list(spec.columns), "group", ["z"], ["w", "job"], "y")
+    own = {"group": [], "z": [], "w": ["group", "z"], "job": "group", "age": [], "lab": [], "smoker": [], "y": ["group", "z", "w"]}
+    assert CausalDAGGenerator(dag=own, max_parents=1).fit(df, spec).dag_["y"] == ("group", "z", "w")  # a DAG of your own is kept
+    with pytest.raises(FairsynthError, match="'max_parents'"):
+        CausalDAGGenerator(max_parents=0).fit(df, spec)
+
+
+def test_logistic_c_sets_the_penalty_and_shrinks_the_fitted_slopes(sim):
+    df, spec = sim
+    strong, weak = fitted(sim, logistic_c=1.0), fitted(sim, logistic_c=1e-4)
+    coef = lambda g: np.abs(g.node_models_["y"].estimator_[-1].coef_).sum()
+    assert strong.node_models_["y"].estimator_[-1].C == 1.0 and weak.node_models_["y"].estimator_[-1].C == 1e-4
+    assert coef(weak) < 0.5 * coef(strong)
+    for bad in (0, -1.0, "1", True):
+        with pytest.raises(FairsynthError, match="'logistic_c'"):
+            CausalDAGGenerator(logistic_c=bad).fit(df, spec)
+
+
+def test_small_tables_fit_on_one_blas_and_one_openmp_thread(sim):
+    from threadpoolctl import threadpool_info
+    gen = fitted(sim)
+    with gen._threads(): inside = {i["user_api"]: i["num_threads"] for i in threadpool_info()}
+    assert inside and all(k == 1 for k in inside.values()) and {"blas", "openmp"} <= set(inside)

@@ -5,11 +5,14 @@ if it needs any, in OPTIONS). Checks: n rows, the spec's columns in order with t
 same rows (two fits, two draws), another seed -> other rows, a condition on a sensitive column, `sample_stats_`,
 errors naming an unknown parameter, a bad seed and a bad n, and a fit on a table with missing values and a rare
 category. Each generator is fitted at most three times per module (clean, clean again, with missing values),
-small and for 1-2 epochs, so the whole suite stays fast. The LLM generator talks to the local stand-in server
+small and for 1-2 epochs, so the whole suite stays fast. A generator behind an optional extra (`requires_extra`, e.g.
+argn) joins every check where the extra is installed; where it is not (CI), it runs the checks that need no fit and
+`test_optional_extra` (its fit fails with an error naming the extra to install). The LLM generator talks to the local stand-in server
 (`fairsynth.llm.server`, not a language model).
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 import numpy as np
@@ -23,6 +26,9 @@ from fairsynth.generators.base import Generator, generator_class, get_generator,
 
 GENERATORS = [n for n in known_generators()  # built-ins and anything registered when this module is collected,
               if not getattr(generator_class(n), "test_double", False)]  # but the other tests' deliberately odd doubles
+WITH_EXTRA = [n for n in GENERATORS if getattr(generator_class(n), "requires_extra", None)]  # behind an optional extra (argn)
+FITTED = [n for n in GENERATORS  # the generators that can fit here: all but those whose optional extra is not installed,
+          if n not in WITH_EXTRA or generator_class(n).extra_installed()]  # which test_optional_extra checks instead
 OPTIONS: dict[str, dict[str, Any]] = {  # what makes a generator applicable here, and fast (defaults: {})
     "ctgan": {"epochs": 1, "batch_size": 100, "device": "cpu"},
     "tvae": {"epochs": 1, "batch_size": 100, "device": "cpu"},
@@ -30,12 +36,13 @@ OPTIONS: dict[str, dict[str, Any]] = {  # what makes a generator applicable here
     "curated": {"generator": "gaussian_copula", "n_estimators": 20},  # CLLM curation around a cheap generator
     "fair_transformer": {"epochs": 2, "d_model": 16, "n_heads": 2, "n_layers": 1, "batch_size": 128, "device": "cpu"},
     "steam": {"treatment": "qsmk", "outcomes": ["death"]},  # the spec's treatment, said out loud
+    "argn": {"model": "small", "max_epochs": 2, "device": "cpu"},  # runs only where the 'argn' extra is installed
 }
 COLUMNS = ["sex", "race", "age", "education", "wt71", "qsmk", "death"]  # NHEFS: sensitive, numerical, treatment, outcome
 CONDITIONS = [{"sex": "female"}, {"race": "black or other"}]  # conditions on sensitive (categorical) columns; the second holds 13% of rows
 N, SEED = 40, 3  # rows per draw; the generators' seed
 CHECKS = ("rows", "columns_dtypes", "same_seed", "other_seed", "condition", "sample_stats", "unknown_parameter",
-          "bad_seed", "bad_n", "missing_and_rare")  # the checks below, in order (test_<check>)
+          "bad_seed", "bad_n", "missing_and_rare", "optional_extra")  # the checks below, in order (test_<check>)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -108,12 +115,12 @@ def training_dtypes(df: pd.DataFrame, spec) -> dict:
     return df[list(spec.columns)].dtypes.to_dict()
 
 
-@pytest.mark.parametrize("name", GENERATORS)
+@pytest.mark.parametrize("name", FITTED)
 def test_rows(fits, name):
     assert len(fits(name).sample(N)) == N
 
 
-@pytest.mark.parametrize("name", GENERATORS)
+@pytest.mark.parametrize("name", FITTED)
 def test_columns_dtypes(fits, table, name):
     df, spec = table
     out = fits(name).sample(N)
@@ -121,26 +128,26 @@ def test_columns_dtypes(fits, table, name):
     assert out.dtypes.to_dict() == training_dtypes(df, spec)
 
 
-@pytest.mark.parametrize("name", GENERATORS)
+@pytest.mark.parametrize("name", FITTED)
 def test_same_seed(fits, name):
     first = fits(name).sample(N, seed=5)
     pd.testing.assert_frame_equal(first, fits(name).sample(N, seed=5))  # the same draw twice
     pd.testing.assert_frame_equal(first, fits(name, "again").sample(N, seed=5))  # a second fit with the same seed
 
 
-@pytest.mark.parametrize("name", GENERATORS)
+@pytest.mark.parametrize("name", FITTED)
 def test_other_seed(fits, name):
     assert not fits(name).sample(N, seed=5).equals(fits(name).sample(N, seed=6))
 
 
-@pytest.mark.parametrize("name", GENERATORS)
+@pytest.mark.parametrize("name", FITTED)
 def test_condition(fits, name):
     for condition in CONDITIONS:
         out = fits(name).sample(N, conditions=condition, seed=1)
         assert len(out) == N and all((out[c] == v).all() for c, v in condition.items()), condition
 
 
-@pytest.mark.parametrize("name", GENERATORS)
+@pytest.mark.parametrize("name", FITTED)
 def test_sample_stats(fits, name):
     assert not hasattr(build(name), "sample_stats_")  # a fitted attribute: absent before fit
     gen = fits(name)
@@ -162,17 +169,28 @@ def test_bad_seed(name):
         build(name, seed=-1)
 
 
-@pytest.mark.parametrize("name", GENERATORS)
+@pytest.mark.parametrize("name", FITTED)
 def test_bad_n(fits, name):
     for n in (0, -1):
         with pytest.raises(FairsynthError, match="'n'"):
             fits(name).sample(n)
 
 
-@pytest.mark.parametrize("name", GENERATORS)
+@pytest.mark.parametrize("name", FITTED)
 def test_missing_and_rare(fits, messy, name):
     df, spec = messy
     out = fits(name, "messy").sample(N, seed=1)
     assert len(out) == N and list(out.columns) == list(spec.columns)
     assert out.dtypes.to_dict() == training_dtypes(df, spec)
     assert set(out.education.dropna()) <= set(df.education.dropna())
+
+
+@pytest.mark.parametrize("name", WITH_EXTRA)
+def test_optional_extra(fits, table, name):
+    """Installed, the extra's generator fits (and joins every check above); missing, its fit names the extra to install."""
+    cls = generator_class(name)
+    if cls.extra_installed():
+        assert isinstance(fits(name), cls)
+    else:
+        with pytest.raises(FairsynthError, match=re.escape(f"pip install 'fairsynth[{cls.requires_extra}]'")):
+            build(name).fit(*table)

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from fairsynth.core import FairsynthError
 from fairsynth.data import load_dataset, patient_split
 from fairsynth.generators.base import get_generator, list_generators
-from fairsynth.generators.fair_transformer import (FairTransformerGenerator, RecordTokenizer, rate_weights,
+from fairsynth.generators.fair_transformer import (FairTransformerGenerator, RecordTokenizer, draw_tokens, rate_weights,
                                                    simulated_biased_table, soft_group_gap, token_order)
 
 SMALL = dict(d_model=32, n_heads=2, n_layers=1, batch_size=128, device="cpu")  # a small model: a fit on 3,000 rows takes seconds
@@ -143,6 +143,56 @@ def test_same_seed_same_rows_and_fit_is_reproducible(plain, sim):
     assert again.sample(300, seed=4).equals(a)
     other = FairTransformerGenerator(epochs=1, seed=1, **SMALL).fit(df, spec)
     assert not other.sample(300, seed=4).equals(FairTransformerGenerator(epochs=1, seed=2, **SMALL).fit(df, spec).sample(300, seed=4))
+
+
+def test_cached_step_logits_equal_a_full_pass(plain, sim):
+    """Teacher forcing through the key-value cache, one position at a time, gives a full pass's logits (within 1e-5)."""
+    df, _ = sim
+    model = plain.model_.eval()
+    tokens = torch.as_tensor(plain.tokenizer_.encode(df[plain.order_].head(500)))
+    with torch.no_grad():
+        full = model.local_logits(model.hidden(model.inputs(tokens)))
+        cache, steps = model.new_cache(len(tokens)), []
+        for j in range(model.n_columns): steps.append(model.local_logits(model.hidden(model.inputs(tokens)[:, j:j + 1], cache), j))
+    cached = torch.cat(steps, dim=1)
+    assert torch.equal(torch.isinf(cached), torch.isinf(full)) and torch.isinf(full).any()  # the same padding
+    finite = torch.isfinite(full)
+    assert float((cached[finite] - full[finite]).abs().max()) < 1e-5
+    fresh = model.new_cache(len(tokens))
+    with torch.no_grad():
+        model.hidden(model.inputs(tokens)[:, :1], fresh)
+        with pytest.raises(FairsynthError, match="one new position"): model.hidden(model.inputs(tokens)[:, 1:3], fresh)
+        with pytest.raises(FairsynthError, match="has 5 positions"): model.hidden(model.inputs(tokens)[:, :1], cache)
+
+
+def test_cached_sampling_draws_the_rows_of_rerunning_the_prefix(plain):
+    """Same seed: the cached sampler and the seed-000 way (rerun the whole prefix each column) draw the same rows."""
+    model, smoker = plain.model_.eval(), plain.order_.index("smoker")
+    forced = {smoker: plain.tokenizer_.token("smoker", "yes")}
+    with torch.no_grad():
+        for conditions in ({}, forced):
+            cached = draw_tokens(model, 3000, conditions, torch.Generator().manual_seed(5))
+            rerun = draw_tokens(model, 3000, conditions, torch.Generator().manual_seed(5), use_cache=False)
+            assert torch.equal(cached, rerun)
+        assert (cached[:, smoker] == forced[smoker]).all()
+    # the public sampler is that draw, decoded
+    with torch.no_grad(): tokens = draw_tokens(model, 700, {}, torch.Generator().manual_seed(9), use_cache=False)
+    public = plain.sample(700, seed=9)
+    assert public.equals(plain.tokenizer_.decode(tokens.numpy(), 9)[list(plain.columns_)].astype(public.dtypes.to_dict()))
+
+
+def test_local_logits_give_the_full_vocabulary_loss(plain, sim):
+    """Training's cross-entropy over each column's own tokens equals the one over the whole vocabulary (-inf outside)."""
+    df, _ = sim
+    model = plain.model_.eval()
+    tokens = torch.as_tensor(plain.tokenizer_.encode(df[plain.order_]))
+    with torch.no_grad():
+        hidden = model.hidden(model.inputs(tokens))
+        full, local = model.logits(hidden), model.local_logits(hidden)
+    assert local.shape[-1] == int(plain.tokenizer_.sizes_.max()) < full.shape[-1]
+    a = F.cross_entropy(full.reshape(-1, full.shape[-1]), tokens.reshape(-1))
+    b = F.cross_entropy(local.reshape(-1, local.shape[-1]), (tokens - model.offsets).reshape(-1))
+    assert abs(a.item() - b.item()) < 1e-5 and abs(a.item() * tokens.shape[1] - plain.history_.nll.iloc[-1]) < 1.0
 
 
 def test_rows_have_training_columns_dtypes_ranges_levels_and_missingness(plain, sim):
@@ -296,5 +346,8 @@ def test_registry_and_verbose(sim, capsys):
     assert isinstance(gen, FairTransformerGenerator)
     assert list_generators().set_index("name").loc["fair_transformer", "kind"] == "fair"
     gen.fit(df, spec)
-    assert "fair_transformer epoch 1/1" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "fair_transformer epoch 1/1: loss" in printed.err and printed.out == ""  # progress goes to stderr, through tqdm
+    FairTransformerGenerator(epochs=1, **SMALL).fit(df, spec)
+    assert capsys.readouterr().err == ""  # verbose=False: silent
     with pytest.raises(FairsynthError, match="'fairness_weights'"): get_generator("fair_transformer", fairness_weights=1.0)

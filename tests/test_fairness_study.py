@@ -241,3 +241,52 @@ def test_cli_names_a_bad_attribute(tmp_path, capsys):
     assert main(["run", "fairness", "--dataset", "nhanes", "--attribute", "Planet", "--reports-dir", str(tmp_path)]) == 2
     assert "Planet" in capsys.readouterr().err
     assert not (tmp_path / "nhanes").exists()
+
+
+# --- health checks on every synthetic table (issue 16) ---
+
+def _broken_rows(monkeypatch, transform):
+    """Make the study's fair_transformer return the training rows of the sampled groups, changed by `transform`."""
+    def fake(train, spec, design, fairness_weight, generator_params=None, ratio=1.0, seed=0, max_fit_rows=None, augment="non_privileged"):
+        counts = synthetic_counts(train, design, ratio, augment)
+        rows = pd.concat([train[train[design.attribute] == v].sample(n, replace=True, random_state=seed) for v, n in counts.items()])
+        return transform(rows[list(spec.columns)].reset_index(drop=True)), {"fit_seconds": 0.0}
+    monkeypatch.setattr(fairness_study, "fair_synthetic_rows", fake)
+
+
+def _cell(ds, lam=1.0):
+    design = resolve_fairness_design(ds, "Race1")
+    cfg = FairnessConfig(dataset="nhanes", attribute="Race1", lambdas=str(lam), repeats=1, seed=0, n_boot=5, models="logistic", epochs=1)
+    return [c for c in fairness_cells(cfg, ds, design) if c["fairness_weight"] == lam][0]
+
+
+def test_a_collapsed_outcome_is_recorded_and_every_synthetic_score_withheld(nhanes, monkeypatch):
+    from fairsynth.studies.common import WITHHELD, mark_unhealthy, table_health
+    from fairsynth.studies.fairness import HEALTH, headline_table
+    _broken_rows(monkeypatch, lambda rows: rows.assign(diabetes=0))
+    rows = fairness_cell(_cell(nhanes)).assign(fairness_weight=1.0, repeat=0, cell_id="c1")
+    checks = rows[rows.metric.str.startswith("health:") & (rows.status == "fail")]
+    assert rows.query("metric == 'health_failed'").value.iloc[0] == len(checks) >= 1
+    assert "health:outcome_classes" in set(checks.metric) and checks.note.str.contains("one class").any()
+    scores = rows[rows.model != "all"]
+    assert len(scores) and scores.value.isna().all() and (scores.status == WITHHELD).all() and scores.note.str.contains("one class").all()
+    assert not (checks.metric == "health:group_share").any()  # the privileged group, left out on purpose, is no lost group
+    real = fairness_cell({**_cell(nhanes), "fairness_weight": None}).assign(fairness_weight=np.nan, repeat=0, cell_id="c0")
+    both = pd.concat([real, rows], ignore_index=True)
+    th = table_health(both, HEALTH)
+    assert th.arm.tolist() == ["synthetic λ=1"] and th.failed_tables.iloc[0] == 1 and th.withheld_values.iloc[0] == len(scores)
+    marked = mark_unhealthy(headline_table(summarise_fairness(both)), both, HEALTH, "arm_label")
+    assert set(marked.arm_label) == {"real", "duplicate", "synthetic λ=1 †"}
+
+
+def test_a_lost_group_withholds_that_groups_scores_only(nhanes, monkeypatch):
+    from fairsynth.studies.common import WITHHELD
+    _broken_rows(monkeypatch, lambda rows: rows[rows.Race1 != "Mexican"].reset_index(drop=True))
+    rows = fairness_cell(_cell(nhanes))
+    lost = rows[(rows.metric == "health:group_share") & (rows.status == "fail")]
+    assert set(lost.group) == {"Race1=Mexican"} and lost.note.str.contains("missing").all()
+    scores = rows[rows.model != "all"]
+    withheld = scores[scores.status == WITHHELD]
+    assert set(withheld.group) == {"Mexican"} and set(withheld.metric) <= {f"group_{m}" for m in fairness_study.GROUP_METRICS}
+    assert withheld.value.isna().all() and scores[scores.status != WITHHELD].value.notna().any()
+    assert scores[(scores.group == "all") & (scores.metric == "di")].value.notna().all()

@@ -3,6 +3,7 @@ report notebooks, and the command line built from the registry."""
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 
 import pytest
@@ -43,6 +44,19 @@ def test_unknown_and_bad_parameters_are_named(name):
         cls.from_dict({"no_such_parameter": 1})
     with pytest.raises(FairsynthError, match="'seed'"):
         cls(seed=-1)
+
+
+HEALTH_HELPERS = ("health_rows", "withheld_reasons", "withhold", "table_health", "health_overview", "health_headline", "mark_unhealthy")
+
+
+@pytest.mark.parametrize("name", ["augmentation", "fairness", "causal", "treatment"])
+def test_the_health_of_synthetic_tables_is_said_once(name):
+    """A study names where its rows keep the health of its tables (a HealthLayout); the helpers live in studies.common."""
+    from fairsynth.studies import common
+    module = importlib.import_module(STUDY_MODULES[name])
+    assert isinstance(module.HEALTH, common.HealthLayout)
+    own = [h for h in HEALTH_HELPERS if getattr(module, h, None) not in (None, getattr(common, h))]
+    assert not own, f"{name} defines its own {own}: use studies.common's"
 
 
 def test_run_controls_stay_out_of_the_parameters():

@@ -190,6 +190,37 @@ def test_device_comes_from_the_settings(monkeypatch, nhefs):
         with pytest.raises(FairsynthError, match="device"): get_generator("tvae", device="cuda").fit(df, spec)
 
 
+def test_size_aware_batch_and_epochs():
+    from fairsynth.generators.sdv import MAX_EPOCHS, MIN_EPOCHS, size_aware_batch, size_aware_epochs
+    assert [size_aware_batch(n, 0.1) for n in (120, 1096, 4321, 20_000)] == [50, 110, 430, 500]  # a tenth, within [50, 500]
+    assert size_aware_batch(1096, 1.0) == 500 and size_aware_batch(260, 1.0, multiple=20) == 260 and size_aware_batch(255, 1.0, multiple=20) == 260
+    assert size_aware_epochs(10, 3000) == 300 and size_aware_epochs(7, 3000) == 429  # ceil(3000 / 7)
+    assert size_aware_epochs(1, 3000) == MAX_EPOCHS and size_aware_epochs(1000, 3000) == MIN_EPOCHS
+
+
+@pytest.mark.parametrize("name, epochs, batch_size, expected", [
+    ("tvae", None, None, (500, 50)),  # 300 rows: a batch of 50 (a tenth is 30), 6 steps an epoch, 3,000 steps
+    ("tvae", 7, None, (7, 50)),  # an explicit epochs is used exactly
+    ("tvae", None, 100, (1000, 100)),  # 3 steps an epoch
+    ("ctgan", None, None, (1000, 300)),  # all 300 rows in one batch, 1 step an epoch, 1,000 steps
+    ("ctgan", 3, 100, (3, 100)),
+])
+def test_size_aware_defaults_reach_sdv(monkeypatch, nhefs, name, epochs, batch_size, expected):
+    from fairsynth.generators import sdv
+    seen = {}
+    monkeypatch.setattr(sdv.SDVGenerator, "_fit", lambda self, data, spec: seen.update(self._neural_params()))  # no training
+    gen = get_generator(name, epochs=epochs, batch_size=batch_size, device="cpu").fit(*nhefs)
+    assert (gen.epochs_, gen.batch_size_) == expected and (seen["epochs"], seen["batch_size"]) == expected
+    assert gen.get_params()["epochs"] == epochs and seen["verbose"] is False  # quiet: stderr is not a terminal under pytest
+
+
+@pytest.mark.parametrize("progress", [True, False])
+def test_progress_shows_the_epochs(nhefs, capsys, progress):
+    get_generator("tvae", epochs=2, batch_size=100, device="cpu", progress=progress).fit(*nhefs)
+    err = capsys.readouterr().err
+    assert ("Loss:" in err and "2/2" in err) if progress else err == ""
+
+
 # --- SMOTE ----------------------------------------------------------------------------------------------
 
 def test_smote_rows_are_new_rows_of_the_group_within_its_range(nhefs):

@@ -151,7 +151,8 @@ def test_fidelity_summary_rows(splits):
     train, holdout, _ = splits
     s = fidelity_summary(train, holdout, SPEC).set_index("metric").value
     assert list(s.index) == ["mean_ks_complement", "mean_tv_complement", "mean_abs_correlation_difference",
-                             "quality_score", "detection_auc"]
+                             "quality_score", "detection_auc", "detection_auc_coarse", "missingness_detection_auc"]
+    assert abs(s["detection_auc_coarse"] - 0.5) < 0.12 and s["missingness_detection_auc"] == 0.5  # same population, no missing values
     assert s["mean_ks_complement"] > 0.85 and s["mean_tv_complement"] > 0.9 and s["quality_score"] > 0.85
     assert s["mean_abs_correlation_difference"] < 0.1 and abs(s["detection_auc"] - 0.5) < 0.12
 
@@ -250,3 +251,49 @@ def test_membership_inference_and_privacy_summary(splits):
     assert s["share_synthetic_closer_than_holdout_p5"] < 0.12
     copy = privacy_summary(train, train, holdout, SPEC).set_index("metric").value
     assert copy["share_synthetic_closer_than_holdout_p5"] == 1 and copy["exact_copy_rate_synthetic"] == 1
+
+
+# ---------------------------------------------------------------- detection at the real data's resolution
+
+def test_fidelity_summary_appends_the_coarse_and_missingness_detection(splits):
+    from fairsynth.metrics.fidelity import detection_report
+    train, holdout, _ = splits
+    s = fidelity_summary(train, holdout, SPEC).set_index("metric").value
+    assert list(s.index) == ["mean_ks_complement", "mean_tv_complement", "mean_abs_correlation_difference",
+                             "quality_score", "detection_auc", "detection_auc_coarse", "missingness_detection_auc"]
+    numbers, away = detection_report(train, holdout, SPEC)
+    assert s["detection_auc_coarse"] == numbers["detection_auc_coarse"] and abs(numbers["detection_auc_coarse"] - 0.5) < 0.12
+    assert s["missingness_detection_auc"] == numbers["missingness_detection_auc"]
+    assert list(away.columns) == ["feature", "auc_coarse", "auc_exact", "auc_missing", "gives_away"] and len(away) == 10
+
+
+def test_numbers_passed_in_give_the_same_summaries(splits):
+    """A study computes each table once and passes it on: fidelity_summary and privacy_summary give the same numbers."""
+    from fairsynth.metrics.fidelity import detection_report
+    train, holdout, fresh = splits
+    syn = perturbed(fresh, 0.3)
+    own = fidelity_summary(train, syn, SPEC, seed=2)
+    given = fidelity_summary(train, syn, SPEC, seed=2, columns=column_similarity(train, syn, SPEC),
+                             correlations=correlation_difference(train, syn, SPEC), quality=quality_score(train, syn, SPEC),
+                             detection=detection_report(train, syn, SPEC, seed=2))
+    pd.testing.assert_frame_equal(given, own)
+    with pytest.raises(FairsynthError, match="detection"):
+        fidelity_summary(train, syn, SPEC, detection=({"detection_auc": 0.5}, pd.DataFrame()))
+    for max_rows in (None, 100):
+        d = dcr(train, syn, holdout, SPEC, seed=1, max_rows=max_rows)
+        pd.testing.assert_frame_equal(privacy_summary(train, syn, holdout, SPEC, seed=1, max_rows=max_rows, distances=d),
+                                      privacy_summary(train, syn, holdout, SPEC, seed=1, max_rows=max_rows))
+    with pytest.raises(FairsynthError, match="distances"):
+        privacy_summary(train, syn, holdout, SPEC, distances=pd.DataFrame({"dcr": [0.1]}))
+
+
+def test_detection_report_sees_through_a_finer_grid_on_nhefs(nhefs):
+    from fairsynth.metrics.fidelity import detection_report
+    half_a, half_b = nhefs.iloc[::2], nhefs.iloc[1::2]
+    rng = np.random.default_rng(1)
+    finer = half_b.assign(**{c: (half_b[c] + rng.uniform(-0.45, 0.45, len(half_b))).round(1)
+                             for c in ["age", "sbp", "smokeintensity", "smokeyrs"]})
+    plain = detection_auc(half_a, finer, SPEC, seed=0, folds=3)
+    numbers, away = detection_report(half_a, finer, SPEC, seed=0, folds=3, top=4)
+    assert plain > 0.9 and abs(numbers["detection_auc_coarse"] - 0.5) < 0.1
+    assert set(away.feature) == {"age", "sbp", "smokeintensity", "smokeyrs"} and (away.gives_away == "resolution").all()

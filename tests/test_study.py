@@ -13,14 +13,16 @@ import pytest
 from fairsynth.cli import main
 from fairsynth.core import FairsynthError
 from fairsynth.data import load_dataset
-from fairsynth.generators.base import Generator, get_generator, register
-from fairsynth.studies.synthesis import SynthesisConfig, run_synthesis_study, summary_line
+from fairsynth.generators.base import Generator, register
+from fairsynth.figures import REAL_COLOUR, colours
+from fairsynth.studies.synthesis import (SynthesisConfig, SynthesisResult, generator_labels, run_synthesis_study,
+                                         sensitive_groups, summary_line, verdict_table)
 
 
 SEEN_BY_SPY: list[pd.Index] = []
 
 
-def study(**params) -> "SynthesisResult":
+def study(**params) -> SynthesisResult:
     """The synthesis study on NHEFS with these SynthesisConfig fields, quietly."""
     return run_synthesis_study(SynthesisConfig(**params), progress=False)
 
@@ -57,11 +59,43 @@ def test_a_collapsed_outcome_is_reported_not_fatal():
     assert len(res.warnings) == 1 and "one_class" in res.warnings[0] and "death" in res.warnings[0]
     assert "one_class n/a" in summary_line(res)
     assert set(res.privacy.generator) == {"gaussian_copula", "one_class"}  # the other families still measured
+    verdict = verdict_table(res).set_index("generator")
+    assert verdict.loc["one_class", "health"].startswith("⚠ failed") and "outcome_classes (death" in verdict.loc["one_class", "health"]
+    assert np.isnan(verdict.loc["one_class", "auroc_random_forest"]) and "death" in verdict.loc["one_class", "withheld"]
+    assert 0.5 < verdict.loc["gaussian_copula", "auroc_random_forest"] <= 1 and verdict.loc["gaussian_copula", "withheld"] == ""
+    assert verdict.loc["one_class", "privacy"].startswith("collapse")  # its low distances are read as collapse, not memorisation
+    assert generator_labels(res)["one_class"].startswith("one_class ⚠ failed") and "outcome_classes" in generator_labels(res)["one_class"]
+    within = res.subgroups.query("generator == 'one_class' and metric == 'auroc_random_forest'")
+    assert len(within) == len(sensitive_groups(res.train, res.spec)) and within.value.isna().all() and within.note.str.contains("death").all()
+    assert res.subgroups.query("generator == 'one_class' and metric == 'outcome_rate'").value.eq(0).all()
+
+
+CALLS: dict[str, int] = {}  # metric function -> calls during the nhefs_study fixture's run
+COUNTED = {"quality_score": ["fairsynth.metrics.fidelity", "fairsynth.studies.synthesis"],
+           "_detection_parts": ["fairsynth.metrics.fidelity"],  # the coarse and missingness detectors (detection_report)
+           "detection_auc": ["fairsynth.metrics.fidelity"],
+           "correlation_difference": ["fairsynth.metrics.fidelity", "fairsynth.metrics.health", "fairsynth.studies.synthesis"],
+           "dcr": ["fairsynth.metrics.privacy", "fairsynth.studies.synthesis"]}
 
 
 @pytest.fixture(scope="module")
 def nhefs_study():
-    return study(generator="gaussian_copula,spy_copy", rows=400, seed=0)
+    import importlib
+    def counted(name, fn):
+        def wrapper(*args, **kwargs):
+            CALLS[name] = CALLS.get(name, 0) + 1
+            return fn(*args, **kwargs)
+        return wrapper
+    CALLS.clear()
+    with pytest.MonkeyPatch.context() as mp:
+        for name, modules in COUNTED.items():
+            wrapper = counted(name, getattr(importlib.import_module(modules[0]), name))
+            for m in modules: mp.setattr(f"{m}.{name}", wrapper)
+        return study(generator="gaussian_copula,spy_copy", rows=400, seed=0)
+
+
+def test_each_metric_is_computed_once_per_table(nhefs_study):
+    assert CALLS == {name: len(nhefs_study.synthetic) for name in COUNTED}  # passed on, not computed again
 
 
 def test_generators_see_only_training_patients(nhefs_study):
@@ -88,7 +122,39 @@ def test_study_measures_every_family(nhefs_study):
     assert fid.loc["detection_auc", "gaussian_copula"] > fid.loc["detection_auc", "spy_copy"]
     assert set(res.timings.step) == {"fit", "sample"}
     tidy = res.tidy()
-    assert {"fidelity", "quality", "privacy", "utility", "timing"} == set(tidy.table) and tidy.value.notna().all()
+    assert {"fidelity", "quality", "privacy", "utility", "timing", "health", "subgroup", "detection_features"} == set(tidy.table)
+    assert tidy.value.notna().all()
+    assert set(res.health) == set(res.synthetic) and {"pass", "warn", "fail"} >= set(res.health["gaussian_copula"].status)
+
+
+def test_every_sensitive_group_is_measured_within(nhefs_study):
+    res = nhefs_study
+    groups = {(a, str(g)) for a in res.spec.sensitive for g in res.train[a].astype(str).unique()}
+    assert groups == set(sensitive_groups(res.train, res.spec)) and len(groups) >= 4  # sex and race, two groups each
+    sub = res.subgroups
+    for (a, g) in groups:
+        for table in ("real", "gaussian_copula", "spy_copy"):
+            here = sub[(sub.attribute == a) & (sub.group == g) & (sub.generator == table)].set_index("metric")
+            expected = res.train if table == "real" else res.synthetic[table]
+            in_group = expected[a].astype(str) == g
+            assert here.loc["share", "value"] == pytest.approx(in_group.mean())
+            assert here.loc["outcome_rate", "value"] == pytest.approx(expected.loc[in_group, res.outcome].mean())
+            auc = here.loc["auroc_random_forest"]
+            assert (0 <= auc.value <= 1) or (np.isnan(auc.value) and auc.note)  # a number, or the reason there is none
+        fid = sub[(sub.attribute == a) & (sub.group == g) & (sub.metric == "fidelity")].set_index("generator").value
+        assert fid["spy_copy"] > 0.85 and 0 < fid["gaussian_copula"] <= 1  # resampled real rows match the group's real rows
+
+
+def test_a_generator_keeps_its_colour_whatever_the_others():
+    runs = [["real", "gaussian_copula", "ctgan", "tvae"], ["tvae", "arf", "real"], ["causal_dag", "my_own", "tvae", "ctgan"],
+            ["my_own", "tvae"], ["tvae"]]
+    seen = {}
+    for names in runs:
+        palette = colours(names)
+        assert palette["real"] == REAL_COLOUR and set(names) <= set(palette)
+        assert len({palette[n] for n in names}) == len(set(names))  # distinct within a figure
+        assert REAL_COLOUR not in {palette[n] for n in names if n != "real"}
+        for n in names: assert seen.setdefault(n, palette[n]) == palette[n], f"{n} changed colour with {names}"
 
 
 def test_same_seed_same_numbers():
@@ -120,8 +186,12 @@ def test_cli_renders_report_and_index(reports_dir):
     html = page.read_text()
     pngs = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
     assert len(pngs) >= 5 and all(base64.b64decode(p[:64])[:4] == b"\x89PNG" for p in pngs)  # figures embedded
-    for heading in ("Column distributions", "Correlations", "Utility", "Privacy", "Provenance"):
+    for heading in ("Verdict", "Health checks", "Column distributions", "Correlations", "What gives synthetic rows away",
+                    "Utility", "Subgroups: fidelity and utility within each group", "Privacy", "Provenance"):
         assert heading in html
+    assert html.index("Verdict") < html.index("Health checks") < html.index("Column distributions")  # the verdict comes first
+    subgroups = html.split("Subgroups: fidelity and utility within each group")[1].split("Privacy: distance")[0]
+    assert all(g in subgroups for g in ("female", "male", "white", "black or other"))  # every sex and race group
     ds = load_dataset("nhefs")
     assert ds.sha256 in html and "git commit" in html and "package: sdv" in html
     assert "[fairsynth" not in html and "Traceback" not in html  # progress lines and errors stay out of the page

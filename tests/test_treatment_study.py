@@ -14,7 +14,7 @@ from fairsynth.core import FairsynthError, load_settings
 from fairsynth.data import load_dataset
 from fairsynth.studies.framework import run_config
 from fairsynth.studies.grid import load_results
-from fairsynth.studies.treatment import (STUDY, TREATMENT_DESIGNS, TreatmentConfig, load_treatment, metrics_table,
+from fairsynth.studies.treatment import (STUDY, TREATMENT_DESIGNS, TreatmentConfig, base_parameters, load_treatment, metrics_table,
                                          resolve_treatment_design, steam_gain, summarise_treatment, treatment_cell,
                                          treatment_cells, treatment_data, treatment_split)
 
@@ -193,6 +193,12 @@ def config_cells(config: TreatmentConfig) -> list[dict]:
     return STUDY.cells(cfg, data, STUDY.designs(cfg, data)[0])
 
 
+def test_neural_bases_keep_their_own_size_aware_epochs_unless_given():
+    assert TreatmentConfig().epochs is None
+    assert base_parameters(TreatmentConfig(bases="gaussian_copula,ctgan,tvae")) == {"gaussian_copula": {}, "ctgan": {}, "tvae": {}}
+    assert base_parameters(TreatmentConfig(bases="ctgan,tvae", epochs=4)) == {"ctgan": {"epochs": 4}, "tvae": {"epochs": 4}}
+
+
 def test_config_names_a_bad_field():
     for bad, name in ((dict(test_size=1.0), "test_size"), (dict(epochs=0), "epochs"), (dict(learners="T,X"), "learners"),
                       (dict(base_learner="svm"), "base_learner"), (dict(generator_params="{oops"), "generator_params"),
@@ -259,3 +265,48 @@ def test_a_table_without_a_treatment_is_named(tmp_path, capsys):
 
 def test_every_setup_has_a_rationale():
     assert all(len(v["rationale"]) > 80 for v in TREATMENT_DESIGNS.values())
+
+
+# --- health checks on every synthetic table (issue 16) ---
+
+from fairsynth.generators.base import Generator, register  # noqa: E402
+
+
+@register("treatment_one_class")
+class TreatmentOneClass(Generator):
+    """Test double: resamples its training rows with every outcome set to 0 and the women left out (a collapsed generator)."""
+    test_double = True
+
+    def _fit(self, data, spec):
+        self.frame_ = data.reset_index(drop=True)
+
+    def _sample(self, n, conditions, seed):
+        f = self.frame_[self.frame_.sex != "female"]
+        for c, v in conditions.items(): f = f[f[c] == v]
+        out = f.sample(n, replace=True, random_state=seed).reset_index(drop=True)
+        return out.assign(y=0) if "y" in out else out
+
+
+def test_a_collapsed_base_is_recorded_and_its_outcome_metrics_withheld():
+    from fairsynth.studies.common import WITHHELD, mark_unhealthy, table_health
+    from fairsynth.studies.treatment import HEALTH
+    d = resolve_treatment_design("simulated_binary")
+    cell = treatment_cells("simulated_binary", d, repeats=1, seed=0, bases=["treatment_one_class"], n_simulated=600,
+                           learners=["T", "DR"], base_learner="linear")[0]
+    rows = treatment_cell(cell).assign(base="treatment_one_class", repeat=0, cell_id="c0")
+    alone = rows[rows.arm == "alone"]
+    fails = alone[alone.metric.str.startswith("health:") & (alone.status == "fail")]
+    assert alone.query("metric == 'health_failed'").value.iloc[0] == len(fails)
+    assert {"health:outcome_classes", "health:group_share"} <= set(fails.metric) and "sex=female" in set(fails.group)
+    w = alone[alone.status == WITHHELD]
+    assert w.value.isna().all() and {"U_PEHE", "ATE", "ATE_error"} <= set(w.metric)
+    assert set(w[w.group == "female"].metric) == {"JSD_pi", "U_PEHE"}  # the lost group: all its rows
+    kept = alone[(alone.group == "") & alone.metric.isin(["P_alpha", "R_beta", "JSD_pi"])]
+    assert kept.value.notna().all() and (kept.status.fillna("") != WITHHELD).all()  # covariates and treatment still measured
+    # STEAM draws the outcome from its own model: its table keeps both classes, so its outcome metrics stand
+    steam = rows[(rows.arm == "steam") & (rows.group == "")]
+    assert "health:outcome_classes" not in set(steam.metric) and steam[steam.metric == "ATE"].value.notna().all()
+    th = table_health(rows, HEALTH).set_index("arm")
+    assert th.loc["alone", "failed_tables"] == 1 and th.loc["alone", "withheld_values"] == len(w)
+    marked = mark_unhealthy(metrics_table(rows), rows, HEALTH, "arm")
+    assert "alone †" in set(marked.arm)

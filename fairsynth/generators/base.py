@@ -177,6 +177,8 @@ BUILTIN_GENERATORS: dict[str, str] = {
     "fair_transformer": "fairsynth.generators.fair_transformer",
     "causal_dag": "fairsynth.generators.causal",
     "steam": "fairsynth.generators.steam",
+    "arf": "fairsynth.generators.arf",
+    "argn": "fairsynth.generators.argn",
 }  # name -> module that registers it when imported
 
 _REGISTRY: dict[str, type[Generator]] = {}

@@ -18,10 +18,11 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from fastcore.basics import patch
 from sklearn.base import clone
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import mutual_info_score, roc_auc_score
 from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -33,9 +34,10 @@ from .base import MAX_NUMERIC_LEVELS, Generator, check_positive_int, register, s
 from ..spec import DatasetSpec
 
 # %% auto #0
-__all__ = ['FAIR_PATHS', 'NODE_MODELS', 'NUMERIC_MODES', 'MODES', 'REFINES', 'REJECTION_MIN_RATE', 'DISCRIMINATOR_MODEL',
-           'SINGLE_THREAD_ROWS', 'check_roles', 'sfm_dag', 'topological_order', 'check_dag', 'learn_dag',
-           'ParentEncoder', 'NumericBins', 'node_estimator', 'NodeModel', 'check_remove', 'CausalDAGGenerator']
+__all__ = ['FAIR_PATHS', 'MI_BINS', 'NODE_MODELS', 'NUMERIC_MODES', 'MODES', 'REFINES', 'REJECTION_MIN_RATE',
+           'DISCRIMINATOR_MODEL', 'SINGLE_THREAD_ROWS', 'check_roles', 'sfm_dag', 'topological_order', 'check_dag',
+           'learn_dag', 'strongest_parents', 'ParentEncoder', 'NumericBins', 'node_estimator', 'NodeModel',
+           'check_remove', 'CausalDAGGenerator']
 
 # %% ../../nbs/18_generators.causal.ipynb #cf5d374f
 FAIR_PATHS: dict[str, tuple[str, ...]] = {
@@ -208,19 +210,60 @@ def learn_dag(df: pd.DataFrame, # the table (its columns become the nodes)
     order = topological_order(parents, priority)
     return {c: tuple(p for p in order if p in parents[c]) for c in order}
 
+# %% ../../nbs/18_generators.causal.ipynb #c4a9e2b1
+MI_BINS = 10  # quantile bins of numerical columns with many values when scoring parents by mutual information
+
+def _mi_codes(values: pd.Series) -> np.ndarray:
+    """A column as integer codes for mutual information: levels, or quantile bins of a numerical column with many values; missing is a code."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values) and values.nunique() > MAX_NUMERIC_LEVELS:
+        codes = pd.qcut(values.astype(float), MI_BINS, labels=False, duplicates="drop").to_numpy(dtype=float, na_value=-1.0)
+        return codes.astype(np.int64)
+    return pd.Categorical(values.astype(object).where(values.notna()), categories=seen_levels(values)).codes.astype(np.int64)
+
+def strongest_parents(data: pd.DataFrame, # training rows (every node of the DAG)
+                      dag: Mapping[str, Sequence[str]], # node -> parents, in a topological order
+                      max_parents: int, # most parents a node keeps
+                      keep: Sequence[str] = (), # parents always kept where the DAG has them (X); they count towards max_parents
+                      exempt: Sequence[str] = (), # nodes that keep every parent (the outcomes)
+                      max_rows: int = 20_000, # rows used for the scores (a seeded sample when the table is longer)
+                      seed: int = 0, # seed of that sample
+                     ) -> dict[str, tuple[str, ...]]:
+    """`dag` with each parent set longer than `max_parents` cut to `keep` and the parents sharing the most (bias-corrected) mutual information with the node."""
+    max_parents = check_positive_int(max_parents, "max_parents")
+    rows = data if len(data) <= max_rows else data.sample(max_rows, random_state=seed)
+    codes: dict[str, np.ndarray] = {}
+    def coded(c: str) -> np.ndarray:
+        if c not in codes: codes[c] = _mi_codes(rows[c])
+        return codes[c]
+    def score(a: str, b: str) -> float:
+        x, y = coded(a), coded(b)
+        bias = (len(np.unique(x)) - 1) * (len(np.unique(y)) - 1) / (2 * len(x))
+        return float(mutual_info_score(x, y)) - bias
+    out = {}
+    for node, parents in dag.items():
+        parents = tuple(parents)
+        if len(parents) <= max_parents or node in exempt: out[node] = parents; continue
+        kept = [p for p in parents if p in keep][:max_parents]
+        ranked = sorted((p for p in parents if p not in kept), key=lambda p: -score(node, p))
+        chosen = set(kept) | set(ranked[:max_parents - len(kept)])
+        out[node] = tuple(p for p in parents if p in chosen)
+    return out
+
 # %% ../../nbs/18_generators.causal.ipynb #a9a69e33
 class ParentEncoder:
     """Parent columns as a float matrix: one-hot categorical levels; numerical as floats (NaN kept, or median + missing indicator)."""
     def __init__(self,
                  keep_nan: bool = True, # leave NaN in numerical columns (for estimators that take it, e.g. HistGradientBoosting)
                  interact: str | None = None, # a categorical parent (X) whose levels multiply every other feature: per-group slopes
+                 sparse: bool = False, # a SciPy CSR matrix, numerical parents centred on their median (needs keep_nan=False)
                 ):
-        self.keep_nan, self.interact = keep_nan, interact
+        self.keep_nan, self.interact, self.sparse = keep_nan, interact, sparse
 
     def fit(self, frame: pd.DataFrame, # training values of the parent columns
             types: Mapping[str, str], # column -> 'categorical' or 'numerical'
            ) -> ParentEncoder:
         """Learn the levels, medians and which columns had missing values."""
+        if self.sparse and self.keep_nan: raise FairsynthError("ParentEncoder: 'sparse' needs keep_nan=False (a missing value cannot be a sparse zero)")
         self.columns_, self.levels_, self.medians_, self.has_missing_ = list(frame.columns), {}, {}, {}
         for c in self.columns_:
             v = frame[c]
@@ -231,31 +274,48 @@ class ParentEncoder:
                 self.medians_[c] = 0.0 if pd.isna(med) else float(med)
         return self
 
-    def transform(self, frame: pd.DataFrame | Mapping[str, np.ndarray], # values of the parent columns
-                 ) -> np.ndarray:
-        """Float matrix (rows x encoded features)."""
+    def _blocks(self, frame: pd.DataFrame | Mapping[str, Any]) -> list[tuple[str, np.ndarray, np.ndarray, int]]:
+        """The encoded blocks, each (parent, position inside the block per row (-1: none), value per row, block width)."""
         blocks = []
         for c in self.columns_:
             v = pd.Series(frame[c]) if not isinstance(frame[c], pd.Series) else frame[c]
             na = v.isna().to_numpy()
             if c in self.levels_:
-                codes = pd.Categorical(v.astype(object).where(~na), categories=self.levels_[c]).codes
-                blocks.append((codes[:, None] == np.arange(len(self.levels_[c]))).astype(float))
-                if self.has_missing_[c]: blocks.append(na[:, None].astype(float))
+                codes = pd.Categorical(v.astype(object).where(~na), categories=self.levels_[c]).codes.astype(np.int64)
+                blocks.append((c, codes, np.ones(len(codes)), len(self.levels_[c])))
             else:
                 x = v.to_numpy(dtype=float, na_value=np.nan)
-                if self.keep_nan: blocks.append(x[:, None])
-                else:
-                    blocks.append(np.where(na, self.medians_[c], x)[:, None])
-                    if self.has_missing_[c]: blocks.append(na[:, None].astype(float))
-        if not blocks: raise FairsynthError("ParentEncoder has no columns to encode")
-        out = np.hstack(blocks)
-        if self.interact in self.levels_ and len(self.columns_) > 1:  # per-level copies of the other features
-            k = self.columns_.index(self.interact)
-            widths = [b.shape[1] for b in blocks]
-            start = sum(widths[:k]); n_x = len(self.levels_[self.interact])
-            onehot, others = out[:, start:start + n_x], np.delete(out, range(start, start + widths[k]), axis=1)
-            out = np.hstack([out, *[np.where(onehot[:, [j]] == 1, others, 0.0) for j in range(1, n_x)]])
+                if not self.keep_nan: x = np.where(na, self.medians_[c], x) - (self.medians_[c] if self.sparse else 0.0)
+                blocks.append((c, np.zeros(len(x), np.int64), x, 1))
+            if self.has_missing_[c] and (c in self.levels_ or not self.keep_nan):  # the missing indicator
+                blocks.append((c, np.where(na, 0, -1), np.ones(len(na)), 1))
+        return blocks
+
+    def transform(self, frame: pd.DataFrame | Mapping[str, Any], # values of the parent columns
+                 ) -> np.ndarray | sp.csr_matrix:
+        """Float matrix (rows x encoded features): a NumPy array, or a CSR matrix when `sparse`."""
+        if not self.columns_: raise FairsynthError("ParentEncoder has no columns to encode")
+        blocks = self._blocks(frame)
+        widths = np.array([w for *_, w in blocks])
+        position = np.column_stack([p for _, p, _, _ in blocks])  # rows x blocks
+        values = np.column_stack([v for _, _, v, _ in blocks])
+        has = position >= 0
+        cols = np.r_[0, np.cumsum(widths)][:-1] + np.maximum(position, 0)
+        width = int(widths.sum())
+        if self.interact in self.levels_ and len(self.columns_) > 1:  # copy j (j = 1 .. levels - 1) of the other parents' features holds rows of X's level j
+            others = [b for b, block in enumerate(blocks) if block[0] != self.interact]
+            level = position[:, [b for b, block in enumerate(blocks) if block[0] == self.interact][0]]
+            copy_width = int(widths[others].sum())
+            copy_cols = np.r_[0, np.cumsum(widths[others])][:-1] + np.maximum(position[:, others], 0)
+            cols = np.hstack([cols, width + (level[:, None] - 1) * copy_width + copy_cols])
+            values, has = np.hstack([values, values[:, others]]), np.hstack([has, has[:, others] & (level[:, None] >= 1)])
+            width += (len(self.levels_[self.interact]) - 1) * copy_width
+        rows = np.broadcast_to(np.arange(len(values))[:, None], has.shape)
+        if self.sparse:
+            has &= values != 0
+            return sp.csr_matrix((values[has], (rows[has], cols[has])), shape=(len(values), width))
+        out = np.zeros((len(values), width))
+        out[rows[has], cols[has]] = values[has]
         return out
 
 # %% ../../nbs/18_generators.causal.ipynb #51dcc96f
@@ -328,6 +388,7 @@ NUMERIC_MODES = ("bins", "residual")  # how numerical columns with many values a
 def node_estimator(node_model: str | Callable, # 'boosting', 'logistic', 'forest' or callable(kind) -> estimator
                    kind: str, # 'classifier' or 'regressor'
                    seed: int = 0, # random_state of the built-in estimators
+                   sparse: bool = False, # the inputs will be a sparse matrix: standardise without centring (centring would fill it)
                   ) -> Any:
     """A new, unfitted scikit-learn estimator for a node model."""
     if callable(node_model):
@@ -340,7 +401,7 @@ def node_estimator(node_model: str | Callable, # 'boosting', 'logistic', 'forest
         raise FairsynthError(f"parameter 'node_model' must be one of {NODE_MODELS} or a callable, got {node_model!r}")
     name = MODEL_CHOICES["causal_generator"][node_model]
     est = get_model(name, kind, seed)
-    return make_pipeline(StandardScaler(), est) if MODELS[name].scale == "standard" else est
+    return make_pipeline(StandardScaler(with_mean=not sparse), est) if MODELS[name].scale == "standard" else est
 
 # %% ../../nbs/18_generators.causal.ipynb #14707e91
 def _draw_codes(proba: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -377,15 +438,28 @@ class NodeModel:
                  seed: int = 0, # random_state of the estimators
                  x_input: tuple[str, Any] | None = None, # (parent, value): the value that parent is set to when drawing
                  interact: str | None = None, # parent whose levels get their own slopes (see ParentEncoder)
+                 logistic_c: float | None = None, # node_model='logistic': C of the classifiers (inverse L2 strength); None: fairsynth.models' value
                 ):
         self.column, self.parents, self.types, self.node_model = column, tuple(parents), types, node_model
         self.numeric, self.n_bins, self.seed, self.x_input, self.interact = numeric, n_bins, seed, x_input, interact
+        self.logistic_c = logistic_c
 
     def _design(self, frame: pd.DataFrame | Mapping[str, Any], n: int) -> np.ndarray:
         parents = {p: frame[p] for p in self.parents}
         if self.x_input is not None and self.x_input[0] in parents:
             parents[self.x_input[0]] = pd.Series([self.x_input[1]] * n, dtype=object)
         return self.encoder_.transform(parents)
+
+    def _encoder(self, data: pd.DataFrame) -> ParentEncoder:
+        """The parent encoder fitted on the training rows: NaN kept for boosting; sparse for logistic models (one-hot parents, X copies)."""
+        return ParentEncoder(keep_nan=self.node_model == "boosting", interact=self.interact,
+                             sparse=self.node_model == "logistic").fit(data[list(self.parents)], self.types)
+
+    def _classifier(self) -> Any:
+        """A new classifier for this node (with `logistic_c` set for logistic models)."""
+        est = node_estimator(self.node_model, "classifier", self.seed, self.encoder_.sparse)
+        if self.node_model == "logistic" and self.logistic_c is not None: est.set_params(logisticregression__C=self.logistic_c)
+        return est
 
     def fit(self, data: pd.DataFrame, # training rows (holding the column and its parents)
            ) -> NodeModel:
@@ -410,8 +484,8 @@ class NodeModel:
         if not self.parents:
             self.frequencies_ = np.bincount(target, minlength=self.n_codes_) / len(target)
             return self
-        self.encoder_ = ParentEncoder(keep_nan=self.node_model == "boosting", interact=self.interact).fit(data[list(self.parents)], self.types)
-        self.estimator_ = _fit_classifier(node_estimator(self.node_model, "classifier", self.seed), self.encoder_.transform(data), target)
+        self.encoder_ = self._encoder(data)
+        self.estimator_ = _fit_classifier(self._classifier(), self.encoder_.transform(data), target)
         self.classes_ = np.asarray(self.estimator_.classes_, dtype=np.int64)
         return self
 
@@ -419,15 +493,15 @@ class NodeModel:
         x = v.to_numpy(dtype=float, na_value=np.nan)
         seen = ~np.isnan(x)
         self.low_, self.high_, self.integral_ = float(x[seen].min()), float(x[seen].max()), bool(np.all(x[seen] == np.round(x[seen])))
-        self.encoder_ = ParentEncoder(keep_nan=self.node_model == "boosting", interact=self.interact).fit(data[list(self.parents)], self.types)
+        self.encoder_ = self._encoder(data)
         design = self.encoder_.transform(data)
-        regressor = node_estimator(self.node_model, "regressor", self.seed)
+        regressor = node_estimator(self.node_model, "regressor", self.seed, self.encoder_.sparse)
         folds = KFold(5, shuffle=True, random_state=self.seed)
         self.residuals_ = x[seen] - cross_val_predict(clone(regressor), design[seen], x[seen], cv=folds)
         self.estimator_ = regressor.fit(design[seen], x[seen])
         self.missing_estimator_ = None
         if not seen.all():
-            self.missing_estimator_ = _fit_classifier(node_estimator(self.node_model, "classifier", self.seed), design, (~seen).astype(int))
+            self.missing_estimator_ = _fit_classifier(self._classifier(), design, (~seen).astype(int))
         return self
 
     def draw(self, frame: pd.DataFrame | Mapping[str, Any], # values of the parents, one row each
@@ -485,8 +559,10 @@ class CausalDAGGenerator(Generator):
                  mediators: Sequence[str] | None = None, # W; default spec.mediators
                  outcome: str | None = None, # Y; default spec's first outcome
                  dag: Mapping[str, Sequence[str]] | str | None = None, # node->parents, 'sfm' (default when None) or 'pc' (learn_dag)
+                 max_parents: int | None = 12, # 'sfm'/'pc' DAGs: parents a node keeps (X and the strongest by mutual information; outcomes keep all); None: all
                  node_model: str | Callable = "logistic", # 'logistic' (default: keeps group gaps best), 'boosting' (HistGradientBoosting), 'forest', or callable(kind:'classifier'|'regressor') -> sklearn estimator
                  x_interactions: bool = True, # give each value of X its own slopes on the other parents (X-stratified mechanisms)
+                 logistic_c: float = 1.0, # node_model='logistic': inverse strength C of the classifiers' L2 penalty (smaller: smoother, faster to fit)
                  numeric: str = "bins", # numerical nodes: 'bins' (classifier over quantile bins, uniform inside the bin) or 'residual' (regressor mean + resampled training residuals)
                  n_bins: int = 20, # quantile bins of numerical nodes
                  refine: str = "none", # 'none' or 'discriminator' (discriminator rejection sampling, faithful mode only)
@@ -496,7 +572,7 @@ class CausalDAGGenerator(Generator):
         self.mode, self.remove, self.attribute, self.reference = mode, remove, attribute, reference
         self.confounders, self.mediators, self.outcome, self.dag = confounders, mediators, outcome, dag
         self.node_model, self.numeric, self.n_bins, self.refine, self.pool_factor, self.seed = node_model, numeric, n_bins, refine, pool_factor, seed
-        self.x_interactions = x_interactions
+        self.x_interactions, self.max_parents, self.logistic_c = x_interactions, max_parents, logistic_c
 
     def _check_params(self) -> None:
         """Validate the parameters that do not depend on the data."""
@@ -514,6 +590,9 @@ class CausalDAGGenerator(Generator):
         if self.refine not in REFINES: raise FairsynthError(f"parameter 'refine' must be one of {REFINES}, got {self.refine!r}")
         if not isinstance(self.x_interactions, bool): raise FairsynthError(f"parameter 'x_interactions' must be True or False, got {self.x_interactions!r}")
         check_positive_int(self.pool_factor, "pool_factor")
+        if self.max_parents is not None: check_positive_int(self.max_parents, "max_parents")
+        if isinstance(self.logistic_c, bool) or not isinstance(self.logistic_c, (int, float)) or not self.logistic_c > 0:
+            raise FairsynthError(f"parameter 'logistic_c' must be a positive number, got {self.logistic_c!r}")
         if self.refine == "discriminator" and self.mode == "fair":
             raise FairsynthError("parameter 'refine': 'discriminator' works in faithful mode only; in fair mode the discriminator "
                                  "would pull the rows back towards the real (biased) distribution and restore the removed paths")
@@ -558,16 +637,19 @@ def _resolve_roles(self: CausalDAGGenerator, data: pd.DataFrame, spec: DatasetSp
 # %% ../../nbs/18_generators.causal.ipynb #690b6921
 @patch
 def _resolve_dag(self: CausalDAGGenerator, data: pd.DataFrame, spec: DatasetSpec) -> dict[str, tuple[str, ...]]:
+    """The DAG: the SFM's complete one or PC's (parent sets cut to `max_parents`), or the user's as given."""
     r, columns = self.roles_, list(spec.columns)
-    if self.dag is None or self.dag == "sfm": return sfm_dag(columns, r["x"], r["z"], r["w"], r["y"], r["outcomes"])
-    if self.dag == "pc": return learn_dag(data, r["x"], r["z"], r["w"], r["y"], seed=self.seed, outcomes=r["outcomes"])
-    return check_dag(self.dag, columns, first=r["x"])
+    if isinstance(self.dag, Mapping): return check_dag(self.dag, columns, first=r["x"])
+    if self.dag == "pc": dag = learn_dag(data, r["x"], r["z"], r["w"], r["y"], seed=self.seed, outcomes=r["outcomes"])
+    else: dag = sfm_dag(columns, r["x"], r["z"], r["w"], r["y"], r["outcomes"])
+    if self.max_parents is None: return dag
+    return strongest_parents(data, dag, self.max_parents, keep=[r["x"]], exempt=[r["y"], *r["outcomes"]], seed=self.seed)
 
 # %% ../../nbs/18_generators.causal.ipynb #0d207740
 @patch
 def _threads(self: CausalDAGGenerator) -> contextlib.AbstractContextManager:
-    """One OpenMP thread for small tables (threads cost more than they save there), else as the caller set."""
-    return threadpool_limits(limits=1, user_api="openmp") if self.n_train_rows_ < SINGLE_THREAD_ROWS else contextlib.nullcontext()
+    """One OpenMP and one BLAS thread for small tables (threads cost more than they save there), else as the caller set."""
+    return threadpool_limits(limits=1) if self.n_train_rows_ < SINGLE_THREAD_ROWS else contextlib.nullcontext()
 
 # %% ../../nbs/18_generators.causal.ipynb #a16f2c82
 @patch
@@ -588,7 +670,8 @@ def _fit_models(self: CausalDAGGenerator, data: pd.DataFrame, spec: DatasetSpec)
     for i, c in enumerate(self.order_):
         x_input = (r["x"], r["x0"]) if c in self.reset_nodes_ else None
         self.node_models_[c] = NodeModel(c, self.dag_[c], spec.columns, self.node_model, self.numeric, self.n_bins,
-                                         _seed_for(self.seed, i), x_input, r["x"] if self.x_interactions else None).fit(data)
+                                         _seed_for(self.seed, i), x_input, r["x"] if self.x_interactions else None,
+                                         float(self.logistic_c)).fit(data)
     self.refine_auc_ = None
     if self.refine == "discriminator": self._fit_discriminator(data, spec)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import sys
 import time
 import warnings
 from collections.abc import Mapping
@@ -24,15 +25,16 @@ import torch
 import torch.nn.functional as F
 from fastcore.basics import patch
 from torch import nn
+from tqdm import tqdm
 
 from ..core import FairsynthError, atomic_path, load_settings, resolve_device, set_seed, sha256_frame
 from .base import MAX_NUMERIC_LEVELS, Generator, check_device_name, check_positive_int, register, seen_levels
 from ..spec import DatasetSpec, check_binary_outcome
 
 # %% auto #0
-__all__ = ['FAIRNESS_KINDS', 'HISTORY_COLUMNS', 'SAMPLE_BATCH_ROWS', 'simulated_biased_table', 'RecordTokenizer',
-           'TransformerBlock', 'CausalTableTransformer', 'rate_weights', 'soft_group_gap', 'check_number',
-           'check_device', 'token_order', 'seeded_generator', 'FairTransformerGenerator']
+__all__ = ['FAIRNESS_KINDS', 'HISTORY_COLUMNS', 'SAMPLE_BATCH_ROWS', 'simulated_biased_table', 'RecordTokenizer', 'LayerCache',
+           'TransformerBlock', 'CausalTableTransformer', 'draw_tokens', 'rate_weights', 'soft_group_gap',
+           'check_number', 'check_device', 'token_order', 'seeded_generator', 'FairTransformerGenerator']
 
 # %% ../../nbs/17_generators.fair_transformer.ipynb #1840939f
 def simulated_biased_table(n_rows: int = 3000, # rows to draw
@@ -161,6 +163,28 @@ class RecordTokenizer:
             out[col] = np.where(local > last, np.nan, np.clip(values, edges[0], edges[-1]))
         return pd.DataFrame(out, columns=self.columns_)
 
+# %% ../../nbs/17_generators.fair_transformer.ipynb #a1c4e7b2
+class LayerCache:
+    """One attention layer's keys and values of the positions run so far, in tensors allocated once."""
+    def __init__(self,
+                 rows: int, # rows generated together
+                 max_length: int, # positions it can hold
+                 like: torch.Tensor, # a (any, d_model) tensor of the model's dtype and device
+                ):
+        self.keys = like.new_empty(max_length, rows, like.shape[-1])  # positions first: the filled part is contiguous
+        self.values = like.new_empty(max_length, rows, like.shape[-1])
+        self.length = 0
+
+    def append(self, keys: torch.Tensor, # (rows, new positions, d_model)
+               values: torch.Tensor, # the same shape
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store the new positions' keys and values; return those of every position so far, (positions, rows, d_model)."""
+        stop = self.length + keys.shape[1]
+        if stop > len(self.keys): raise FairsynthError(f"the key-value cache holds {len(self.keys)} positions, asked for {stop}")
+        self.keys[self.length:stop], self.values[self.length:stop] = keys.transpose(0, 1), values.transpose(0, 1)
+        self.length = stop
+        return self.keys[:stop], self.values[:stop]
+
 # %% ../../nbs/17_generators.fair_transformer.ipynb #bc0f638f
 class TransformerBlock(nn.Module):
     """A GPT-2-style pre-norm block: causal multi-head self-attention, then a GELU MLP, each on a residual branch."""
@@ -176,11 +200,23 @@ class TransformerBlock(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model))
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, # (rows, L, d_model): hidden states of new positions
+                cache: LayerCache | None = None, # the earlier positions' keys and values, updated in place (None: x holds every position)
+               ) -> torch.Tensor:
         """(rows, L, d_model) -> (rows, L, d_model); position j attends to positions 0..j only."""
         rows, length, width = x.shape
-        q, k, v = self.qkv(self.norm1(x)).view(rows, length, 3, self.n_heads, width // self.n_heads).permute(2, 0, 3, 1, 4)
-        attended = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(rows, length, width)
+        heads, head_width = self.n_heads, width // self.n_heads
+        q, k, v = self.qkv(self.norm1(x)).split(width, dim=-1)
+        if cache is not None and cache.length:  # one new position after cached ones: it attends to them all
+            if length > 1: raise FairsynthError("a filled key-value cache takes one new position at a time")
+            k, v = (t.view(-1, rows, heads, head_width) for t in cache.append(k, v))  # (positions, rows, heads, head_width)
+            weights = torch.softmax((q.view(rows, heads, head_width) * k).sum(-1) * (1 / math.sqrt(head_width)), dim=0)
+            attended = (weights[..., None] * v).sum(0).reshape(rows, 1, width)
+        else:
+            if cache is not None: cache.append(k, v)
+            q, k, v = (t.view(rows, length, heads, head_width).transpose(1, 2) for t in (q, k, v))
+            future = torch.ones(length, length, dtype=torch.bool, device=x.device).triu(1)  # an explicit mask: faster than is_causal on CPU
+            attended = F.scaled_dot_product_attention(q, k, v, attn_mask=~future).transpose(1, 2).reshape(rows, length, width)
         x = x + self.dropout(self.attention_out(attended))
         return x + self.dropout(self.mlp(self.norm2(x)))
 
@@ -196,15 +232,21 @@ class CausalTableTransformer(nn.Module):
                 ):
         super().__init__()
         sizes = [int(s) for s in sizes]
-        n_columns, vocab = len(sizes), sum(sizes)
-        self.n_columns, self.start_token = n_columns, vocab
+        n_columns, vocab, widest = len(sizes), sum(sizes), max(sizes)
+        self.n_columns, self.start_token, self.n_heads = n_columns, vocab, n_heads
         self.token_embedding = nn.Embedding(vocab + 1, d_model)  # + the start token
         self.column_embedding = nn.Embedding(n_columns, d_model)
         self.blocks = nn.ModuleList([TransformerBlock(d_model, n_heads, dropout) for _ in range(n_layers)])
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, vocab)
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        local = torch.arange(widest)[None, :]
+        valid = local < torch.as_tensor(sizes)[:, None]  # (columns, widest): which local ids exist
+        self.register_buffer("offsets", torch.as_tensor(offsets), persistent=False)
+        self.register_buffer("local_valid", valid, persistent=False)
+        self.register_buffer("local_tokens", torch.where(valid, torch.as_tensor(offsets)[:, None] + local, 0), persistent=False)
         allowed = torch.zeros(n_columns, vocab, dtype=torch.bool)
-        for j, start in enumerate(np.concatenate([[0], np.cumsum(sizes)[:-1]])): allowed[j, start:start + sizes[j]] = True
+        for j, start in enumerate(offsets): allowed[j, start:start + sizes[j]] = True
         self.register_buffer("allowed", allowed, persistent=False)
 
     def inputs(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -212,13 +254,29 @@ class CausalTableTransformer(nn.Module):
         start = torch.full((tokens.shape[0], 1), self.start_token, dtype=tokens.dtype, device=tokens.device)
         return torch.cat([start, tokens[:, :-1]], dim=1)
 
-    def hidden(self, inputs: torch.Tensor, # (rows, L): the start token, then the tokens of columns 0..L-2
+    def new_cache(self, rows: int, # rows generated together
+                 ) -> list[LayerCache]:
+        """An empty key-value cache (one per layer) for `rows` rows of all columns."""
+        return [LayerCache(rows, self.n_columns, self.head.weight) for _ in self.blocks]
+
+    def hidden(self, inputs: torch.Tensor, # (rows, L): the start token, then the tokens of columns 0..L-2 (with a cache: the next L tokens)
+               cache: list[LayerCache] | None = None, # from `new_cache`: keys and values of the positions run before, updated in place
               ) -> torch.Tensor:
         """Hidden states (rows, L, d_model); position j has seen only the start token and columns before j."""
-        n = inputs.shape[1]
-        h = self.token_embedding(inputs) + self.column_embedding.weight[:n]
-        for block in self.blocks: h = block(h)
+        first, n = (cache[0].length if cache else 0), inputs.shape[1]
+        if first + n > self.n_columns: raise FairsynthError(f"the model has {self.n_columns} positions, asked for position {first + n}")
+        h = self.token_embedding(inputs) + self.column_embedding.weight[first:first + n]
+        for i, block in enumerate(self.blocks): h = block(h, cache[i] if cache else None)
         return self.norm(h)
+
+    def local_logits(self, hidden: torch.Tensor, # (rows, L', d_model) hidden states of columns first..first+L'-1
+                     first: int = 0, # the column of hidden[:, 0]
+                    ) -> torch.Tensor:
+        """Logits (rows, L', widest column) over each column's own tokens (local ids), -inf past its size."""
+        columns = slice(first, first + hidden.shape[1])
+        tokens = self.local_tokens[columns]
+        bias = self.head.bias[tokens].masked_fill(~self.local_valid[columns], float("-inf"))
+        return torch.einsum("rld,lkd->rlk", hidden, self.head.weight[tokens]) + bias
 
     def logits(self, hidden: torch.Tensor, # (rows, L', d_model) hidden states of columns first..first+L'-1
                first: int = 0, # the column of hidden[:, 0]
@@ -230,6 +288,28 @@ class CausalTableTransformer(nn.Module):
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """Logits of columns 0..L-1 from the start token and the tokens of columns 0..L-2."""
         return self.logits(self.hidden(inputs))
+
+# %% ../../nbs/17_generators.fair_transformer.ipynb #7c1d2e90
+def draw_tokens(model: CausalTableTransformer, # a trained model, in eval mode
+                rows: int, # rows to draw
+                forced: Mapping[int, int], # column index -> the token it takes (conditions)
+                generator: torch.Generator, # the draws' random stream, on the model's device
+                use_cache: bool = True, # keep keys and values of earlier columns (False: rerun the whole prefix at each column)
+               ) -> torch.Tensor:
+    """Token ids (rows, columns) drawn column by column; a forced column takes its token."""
+    device = model.head.weight.device
+    tokens = torch.empty(rows, model.n_columns, dtype=torch.int64, device=device)
+    start = torch.full((rows, 1), model.start_token, dtype=torch.int64, device=device)
+    cache, step = (model.new_cache(rows) if use_cache else None), start
+    for j in range(model.n_columns):
+        if cache is not None: hidden = model.hidden(step, cache)  # position j only: the token of column j-1 in
+        elif j not in forced: hidden = model.hidden(torch.cat([start, tokens[:, :j]], dim=1))[:, -1:]
+        if j in forced: tokens[:, j] = forced[j]
+        else:
+            probabilities = torch.softmax(model.local_logits(hidden, j)[:, 0], dim=-1)
+            tokens[:, j] = model.local_tokens[j][torch.multinomial(probabilities, 1, generator=generator)[:, 0]]
+        step = tokens[:, j:j + 1]
+    return tokens
 
 # %% ../../nbs/17_generators.fair_transformer.ipynb #596e0f36
 FAIRNESS_KINDS = ("tpr", "positive_rate")  # the soft group rates the fairness term can compare
@@ -324,7 +404,7 @@ class FairTransformerGenerator(Generator):
                  device: str | None = None, # 'auto', 'cpu', 'cuda' or 'cuda:N'; None = the run settings' device
                  checkpoint_dir: str | Path | None = None, # folder of resumable checkpoints; None = none
                  checkpoint_every: int = 1, # epochs between checkpoints
-                 verbose: bool = False, # print one line per epoch
+                 verbose: bool = False, # per-epoch progress on stderr (tqdm): epoch i/n, loss, seconds
                  seed: int = 0, # default seed of fit and sample
                 ):
         self.fairness_weight, self.fairness, self.attribute, self.outcome = fairness_weight, fairness, attribute, outcome
@@ -428,8 +508,8 @@ def _draw_cells(self: FairTransformerGenerator, per_cell: int, generator: torch.
 @patch
 def _outcome_probability(self: FairTransformerGenerator, hidden_last: torch.Tensor) -> torch.Tensor:
     """p(y=1 | the other columns) from the last position's hidden states (rows, d_model): a differentiable tensor."""
-    logits = self.model_.logits(hidden_last[:, None], self.model_.n_columns - 1)[:, 0, self.outcome_tokens_]
-    return torch.softmax(logits, dim=-1)[:, 1]
+    head, outcome = self.model_.head, self.outcome_tokens_
+    return torch.softmax(F.linear(hidden_last, head.weight[outcome], head.bias[outcome]), dim=-1)[:, 1]
 
 # %% ../../nbs/17_generators.fair_transformer.ipynb #afed4890
 @patch
@@ -445,10 +525,10 @@ def _train_epoch(self: FairTransformerGenerator, tokens: torch.Tensor, optimizer
         if lam > 0:  # the NLL rows and the fairness rows share one pass
             fair_rows, fair_cells = self._draw_cells(self.fairness_rows_per_group, batches)
             hidden = model.hidden(model.inputs(torch.cat([batch, tokens[fair_rows.to(dev)]])))
-            logits = model.logits(hidden[:m])
+            logits = model.local_logits(hidden[:m])
             fair = soft_group_gap(self._outcome_probability(hidden[m:, -1]), fair_cells.to(dev), weights)
-        else: logits = model(model.inputs(batch))
-        nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.reshape(-1), reduction="sum") / m
+        else: logits = model.local_logits(model.hidden(model.inputs(batch)))
+        nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), (batch - model.offsets).reshape(-1), reduction="sum") / m
         loss = nll + lam * fair if lam > 0 else nll
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -508,7 +588,7 @@ def _fit(self: FairTransformerGenerator, data: pd.DataFrame, spec: DatasetSpec) 
     tokens = self._prepare(data, spec).to(dev)
     set_seed(self.seed)
     self.model_ = CausalTableTransformer(self.tokenizer_.sizes_, self.d_model, self.n_heads, self.n_layers, self.dropout).to(dev)
-    optimizer = torch.optim.Adam(self.model_.parameters(), lr=float(self.learning_rate))
+    optimizer = torch.optim.Adam(self.model_.parameters(), lr=float(self.learning_rate), foreach=True)  # one call per step, not per tensor
     batches = seeded_generator(self.seed, 0)
     eval_rows, eval_cells = self._draw_cells(4 * self.fairness_rows_per_group, seeded_generator(self.seed, 1))
     evaluation = (tokens[eval_rows.to(dev)], eval_cells.to(dev))
@@ -516,11 +596,13 @@ def _fit(self: FairTransformerGenerator, data: pd.DataFrame, spec: DatasetSpec) 
     self.history_, self.epoch_seconds_ = pd.DataFrame(columns=HISTORY_COLUMNS, dtype=float), []
     self.checkpoint_path_ = self._checkpoint_path(data, spec)
     self.resumed_epochs_, keep_checkpoint = self._load_checkpoint(optimizer, batches)
+    progress = tqdm(total=self.epochs, initial=self.resumed_epochs_, desc="fair_transformer", unit="epoch", file=sys.stderr,
+                    disable=not self.verbose, leave=False)
     for epoch in range(self.resumed_epochs_, self.epochs):
         start = time.perf_counter()
         nll, fair = self._train_epoch(tokens, optimizer, batches, weights, lam)
         self.model_.eval()
-        with torch.no_grad():
+        with torch.inference_mode():
             hidden = self.model_.hidden(self.model_.inputs(evaluation[0]))[:, -1]
             gap = soft_group_gap(self._outcome_probability(hidden), evaluation[1], weights).item()
         seconds = time.perf_counter() - start
@@ -528,33 +610,25 @@ def _fit(self: FairTransformerGenerator, data: pd.DataFrame, spec: DatasetSpec) 
                "gap": gap, "seconds": seconds}
         self.history_ = pd.DataFrame([*self.history_.to_dict(orient="records"), row], columns=HISTORY_COLUMNS, dtype=float)
         self.epoch_seconds_.append(seconds)
+        progress.update(1)
         if self.verbose:
-            print(f"fair_transformer epoch {epoch + 1}/{self.epochs}: nll {nll:.3f}  fairness {fair:.4f}  gap {gap:.4f}  "
-                  f"({seconds:.2f} s)", flush=True)
+            progress.write(f"fair_transformer epoch {epoch + 1}/{self.epochs}: loss {row['loss']:.3f}  nll {nll:.3f}  fairness {fair:.4f}  "
+                           f"gap {gap:.4f}  ({seconds:.2f} s)", file=sys.stderr)
         if self.checkpoint_path_ is not None and not keep_checkpoint and (epoch + 1 == self.epochs or (epoch + 1) % self.checkpoint_every == 0):
             self._save_checkpoint(epoch + 1, optimizer, batches)
+    progress.close()
     self.history_ = self.history_.astype({"epoch": int})
     self.model_.eval()
 
 # %% ../../nbs/17_generators.fair_transformer.ipynb #2489808e
 @patch
 def _sample(self: FairTransformerGenerator, n: int, conditions: dict[str, Any], seed: int) -> pd.DataFrame:
-    """`n` rows drawn column by column; a condition forces its column's token (exact-token forcing)."""
+    """`n` rows drawn column by column with a key-value cache; a condition forces its column's token (exact-token forcing)."""
     model, dev = self.model_.eval(), torch.device(self.device_)
     forced = {self.order_.index(c): self.tokenizer_.token(c, v) for c, v in conditions.items()}
     generator = torch.Generator(device=dev).manual_seed(seed)
-    parts = []
-    with torch.no_grad():
-        for first in range(0, n, SAMPLE_BATCH_ROWS):
-            m = min(SAMPLE_BATCH_ROWS, n - first)
-            inputs = torch.full((m, 1), model.start_token, dtype=torch.int64, device=dev)
-            for j in range(model.n_columns):
-                if j in forced: token = torch.full((m,), forced[j], dtype=torch.int64, device=dev)
-                else:
-                    logits = model.logits(model.hidden(inputs)[:, -1:], j)[:, 0]
-                    token = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator)[:, 0]
-                inputs = torch.cat([inputs, token[:, None]], dim=1)
-            parts.append(inputs[:, 1:].cpu())
+    with torch.inference_mode():
+        parts = [draw_tokens(model, min(SAMPLE_BATCH_ROWS, n - first), forced, generator).cpu() for first in range(0, n, SAMPLE_BATCH_ROWS)]
     return self.tokenizer_.decode(torch.cat(parts).numpy(), seed)[self.columns_]
 
 # %% ../../nbs/17_generators.fair_transformer.ipynb #d1e7584d

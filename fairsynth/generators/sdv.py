@@ -10,6 +10,8 @@ Docs: https://fairsynth.github.io/fairsynth/generators.sdv.html.md"""
 from __future__ import annotations
 
 import contextlib
+import math
+import sys
 import warnings
 from collections.abc import Mapping
 from typing import Any, Iterator
@@ -25,8 +27,9 @@ from .base import Generator, check_device_name, check_positive_int, register
 from ..spec import DatasetSpec
 
 # %% auto #0
-__all__ = ['SDV_TABLE', 'COPULA_DISTRIBUTIONS', 'sdv_ready', 'sdv_metadata', 'SDVGenerator', 'GaussianCopulaGenerator',
-           'CTGANGenerator', 'TVAEGenerator']
+__all__ = ['SDV_TABLE', 'COPULA_DISTRIBUTIONS', 'MIN_EPOCHS', 'MAX_EPOCHS', 'sdv_ready', 'sdv_metadata', 'SDVGenerator',
+           'GaussianCopulaGenerator', 'size_aware_batch', 'size_aware_epochs', 'show_progress', 'CTGANGenerator',
+           'TVAEGenerator']
 
 # %% ../../nbs/11_generators.sdv.ipynb #b93a13f9
 SDV_TABLE = "data"  # table name in the SDV metadata and in the dicts SDV 2.0 takes and returns
@@ -134,48 +137,95 @@ class GaussianCopulaGenerator(SDVGenerator):
         return GaussianCopulaSynthesizer(metadata, enforce_min_max_values=self.enforce_min_max_values,
                                          default_distribution=self.default_distribution, **(self.sdv_params or {}))
 
+# %% ../../nbs/11_generators.sdv.ipynb #c0b1a001
+MIN_EPOCHS, MAX_EPOCHS = 100, 2000  # bounds of the size-aware epochs
+
+def size_aware_batch(n_rows: int, # training rows
+                     share: float, # the batch's share of the rows before rounding (TVAE 0.1, CTGAN 1.0)
+                     multiple: int = 10, # the batch is a multiple of this
+                     low: int = 50, # smallest batch
+                     high: int = 500, # largest batch (SDV's default)
+                    ) -> int:
+    """Rows per optimizer step: `share` of the rows, a multiple of `multiple`, within [low, high] (rounded to it)."""
+    lo, hi = multiple * math.ceil(low / multiple), max(multiple, multiple * (high // multiple))
+    return int(min(hi, max(lo, multiple * round(n_rows * share / multiple))))
+
+def size_aware_epochs(steps_per_epoch: int, # optimizer steps in one epoch
+                      target_steps: int, # optimizer steps to aim for
+                      low: int = MIN_EPOCHS, # fewest epochs
+                      high: int = MAX_EPOCHS, # most epochs
+                     ) -> int:
+    """Epochs that make about `target_steps` optimizer steps, within [low, high]."""
+    return int(min(high, max(low, math.ceil(target_steps / max(1, steps_per_epoch)))))
+
+def show_progress(progress: bool | None, # True, False, or None: when stderr is a terminal
+                 ) -> bool:
+    """Whether to show a progress bar."""
+    return bool(progress) if progress is not None else bool(getattr(sys.stderr, "isatty", lambda: False)())
+
 # %% ../../nbs/11_generators.sdv.ipynb #c161e017
 class _NeuralSDVGenerator(SDVGenerator):
-    """Device handling shared by CTGAN and TVAE."""
+    """Device, progress and size-aware epochs shared by CTGAN and TVAE."""
+    target_steps: int = 3000  # optimizer steps the size-aware epochs aim for
+    batch_share: float = 0.1  # share of the training rows in a size-aware batch
+
     def _check_params(self) -> None:
         """Validate the parameters CTGAN and TVAE share."""
         super()._check_params()
-        check_positive_int(self.epochs, "epochs")
-        check_positive_int(self.batch_size, "batch_size")
+        if self.epochs is not None: check_positive_int(self.epochs, "epochs")
+        if self.batch_size is not None: check_positive_int(self.batch_size, "batch_size")
         check_device_name(self.device)
-        if not isinstance(self.verbose, bool): raise FairsynthError(f"parameter 'verbose' must be True or False, got {self.verbose!r}")
+        if self.progress is not None and not isinstance(self.progress, bool):
+            raise FairsynthError(f"parameter 'progress' must be True, False or None, got {self.progress!r}")
+
+    def _batch_multiple(self) -> int:
+        return 10
+
+    def _steps_per_epoch(self, n_rows: int, batch_size: int) -> int:
+        return math.ceil(n_rows / batch_size)  # TVAE: a DataLoader that keeps the last, smaller batch
 
     def _fit(self, data: pd.DataFrame, spec: DatasetSpec) -> None:
         self.device_ = resolve_device(self.device or load_settings().device)
+        n = len(data)
+        self.batch_size_ = self.batch_size or size_aware_batch(n, self.batch_share, self._batch_multiple())
+        self.epochs_ = self.epochs or size_aware_epochs(self._steps_per_epoch(n, self.batch_size_), self.target_steps)
         super()._fit(data, spec)
 
     def _neural_params(self) -> dict[str, Any]:
-        return dict(epochs=self.epochs, batch_size=self.batch_size, verbose=self.verbose,
+        return dict(epochs=self.epochs_, batch_size=self.batch_size_, verbose=show_progress(self.progress),
                     enable_gpu=self.device_.startswith("cuda"), enforce_min_max_values=self.enforce_min_max_values,
                     **(self.sdv_params or {}))
 
 @register("ctgan")
 class CTGANGenerator(_NeuralSDVGenerator):
     """SDV CTGAN: a conditional GAN with mode-specific normalisation of numerical columns."""
+    target_steps, batch_share = 1000, 1.0
+
     def __init__(self,
-                 epochs: int = 300, # training epochs
-                 batch_size: int = 500, # rows per training step (a multiple of 10, CTGAN's pac)
+                 epochs: int | None = None, # training epochs; None = size-aware (about 1,000 optimizer steps, 100-2,000 epochs)
+                 batch_size: int | None = None, # rows per step, an even multiple of pac (10); None = the rows, within [50, 500]
                  enforce_min_max_values: bool = True, # clip numerical output to the training range
                  device: str | None = None, # 'auto', 'cpu', 'cuda' or 'cuda:N'; None = the run settings' device
-                 verbose: bool = False, # show the epoch progress bar and losses
+                 progress: bool | None = None, # per-epoch progress bar with the losses; None = only when stderr is a terminal
                  max_tries_per_batch: int = 100, # retries of conditional (reject) sampling before giving up
                  sdv_params: dict[str, Any] | None = None, # further CTGANSynthesizer arguments (e.g. generator_dim)
                  seed: int = 0, # default seed of fit and sample
                 ):
         self.epochs, self.batch_size, self.enforce_min_max_values = epochs, batch_size, enforce_min_max_values
-        self.device, self.verbose, self.max_tries_per_batch = device, verbose, max_tries_per_batch
+        self.device, self.progress, self.max_tries_per_batch = device, progress, max_tries_per_batch
         self.sdv_params, self.seed = sdv_params, seed
+
+    def _batch_multiple(self) -> int:
+        return math.lcm(int((self.sdv_params or {}).get("pac", 10)), 2)  # CTGAN packs `pac` rows into one discriminator input
+
+    def _steps_per_epoch(self, n_rows: int, batch_size: int) -> int:
+        return max(n_rows // batch_size, 1)  # as ctgan's CTGAN.fit counts them
 
     def _check_params(self) -> None:
         """Validate the parameters; CTGAN also needs a batch size that is an even multiple of its pac."""
         super()._check_params()
         pac = (self.sdv_params or {}).get("pac", 10)
-        if self.batch_size % pac or self.batch_size % 2:
+        if self.batch_size is not None and (self.batch_size % pac or self.batch_size % 2):
             raise FairsynthError(f"parameter 'batch_size' of ctgan must be an even multiple of pac={pac}, got {self.batch_size}")
 
     def _synthesizer(self, metadata: Metadata) -> CTGANSynthesizer:
@@ -184,19 +234,22 @@ class CTGANGenerator(_NeuralSDVGenerator):
 @register("tvae")
 class TVAEGenerator(_NeuralSDVGenerator):
     """SDV TVAE: a variational autoencoder for tables."""
+    target_steps, batch_share = 3000, 0.1
+
     def __init__(self,
-                 epochs: int = 300, # training epochs
-                 batch_size: int = 500, # rows per training step
+                 epochs: int | None = None, # training epochs; None = size-aware (about 3,000 optimizer steps, 100-2,000 epochs)
+                 batch_size: int | None = None, # rows per training step; None = a tenth of the rows, within [50, 500]
                  enforce_min_max_values: bool = True, # clip numerical output to the training range
                  device: str | None = None, # 'auto', 'cpu', 'cuda' or 'cuda:N'; None = the run settings' device
-                 verbose: bool = False, # show the epoch progress bar and losses
+                 progress: bool | None = None, # per-epoch progress bar with the loss; None = only when stderr is a terminal
                  max_tries_per_batch: int = 100, # retries of conditional (reject) sampling before giving up
                  sdv_params: dict[str, Any] | None = None, # further TVAESynthesizer arguments (e.g. compress_dims)
                  seed: int = 0, # default seed of fit and sample
                 ):
         self.epochs, self.batch_size, self.enforce_min_max_values = epochs, batch_size, enforce_min_max_values
-        self.device, self.verbose, self.max_tries_per_batch = device, verbose, max_tries_per_batch
+        self.device, self.progress, self.max_tries_per_batch = device, progress, max_tries_per_batch
         self.sdv_params, self.seed = sdv_params, seed
 
     def _synthesizer(self, metadata: Metadata) -> TVAESynthesizer:
         return TVAESynthesizer(metadata, **self._neural_params())
+

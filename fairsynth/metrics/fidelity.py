@@ -8,10 +8,13 @@ Docs: https://fairsynth.github.io/fairsynth/metrics.fidelity.html.md"""
 # %% ../../nbs/21_metrics.fidelity.ipynb #0f97f225
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 import pandas as pd
 from sdmetrics.reports import QualityReport
 from sdmetrics.single_column import KSComplement, TVComplement
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from threadpoolctl import threadpool_limits
 
@@ -21,8 +24,9 @@ from ..tabular import encoded_frame
 from ..spec import DatasetSpec
 
 # %% auto #0
-__all__ = ['column_similarity', 'label_encoded', 'correlation_matrix', 'correlation_difference', 'sdmetrics_metadata',
-           'quality_score', 'detection_auc', 'fidelity_summary']
+__all__ = ['GIVES_AWAY_AUC', 'column_similarity', 'label_encoded', 'correlation_matrix', 'correlation_difference',
+           'sdmetrics_metadata', 'quality_score', 'detection_auc', 'filled_frame', 'coarse_frame', 'missing_indicators',
+           'detection_report', 'fidelity_summary']
 
 # %% ../../nbs/21_metrics.fidelity.ipynb #86b13ca0
 def column_similarity(real: pd.DataFrame, # the real table
@@ -117,18 +121,161 @@ def detection_auc(real: pd.DataFrame, # the real table
     with threadpool_limits(limits=1, user_api="openmp"):
         return float(np.mean(cross_val_score(model, both, label, cv=cv, scoring="roc_auc")))
 
+# %% ../../nbs/21_metrics.fidelity.ipynb #c0a5e002
+def _coarse_edges(values: pd.Series, # a real numerical column
+                  bins: int, # number of quantile bins
+                 ) -> np.ndarray:
+    """Inner bin edges: the column's quantiles, each moved halfway between the neighbouring distinct real values."""
+    observed = values.dropna().to_numpy(float)
+    distinct = np.unique(observed)
+    if len(distinct) < 2: return np.empty(0)
+    q = np.quantile(observed, np.linspace(0, 1, bins + 1)[1:-1])
+    above = np.searchsorted(distinct, q, side="right")  # index of the first distinct value above each quantile
+    above = above[(above > 0) & (above < len(distinct))]
+    return np.unique((distinct[above - 1] + distinct[above]) / 2)
+
+def _fill_from_observed(col: pd.Series, # a column with missing cells
+                        rng: np.random.Generator, # source of the draws
+                       ) -> pd.Series:
+    """The column with each missing cell replaced by a random draw from its observed cells (all-missing stays so)."""
+    missing = col.isna().to_numpy()
+    if not missing.any() or missing.all(): return col
+    out = col.copy()
+    out.iloc[np.flatnonzero(missing)] = rng.choice(col[~missing].to_numpy(), missing.sum())
+    return out
+
+def filled_frame(df: pd.DataFrame, # the table (real or synthetic)
+                 spec: DatasetSpec, # column types
+                 seed: int = 0, # seed of the draws that fill missing cells
+                ) -> pd.DataFrame:
+    """`encoded_frame(df)` with each missing cell drawn from the column's observed cells in `df` (seeded)."""
+    rng = np.random.default_rng(seed)
+    enc = encoded_frame(df, spec)
+    return pd.DataFrame({c: _fill_from_observed(enc[c], rng) for c in spec.columns}, index=df.index)
+
+def _binned(filled: pd.DataFrame, spec: DatasetSpec, reference: pd.DataFrame, bins: int) -> pd.DataFrame:
+    """Numerical columns of `filled` replaced by their bin numbers among the reference's coarse bins."""
+    if bins < 2: raise FairsynthError(f"parameter 'bins' must be at least 2, got {bins}")
+    ref, out = encoded_frame(reference, spec, where="the reference table"), filled.copy()
+    for c in spec.numerical:
+        values = filled[c].to_numpy(float)
+        out[c] = np.where(np.isnan(values), np.nan, np.searchsorted(_coarse_edges(ref[c], bins), values).astype(float))
+    return out
+
+def coarse_frame(df: pd.DataFrame, # the table to coarsen (real or synthetic)
+                 spec: DatasetSpec, # column types
+                 reference: pd.DataFrame, # the real table: its resolution sets the bins
+                 bins: int = 20, # quantile bins per numerical column
+                 seed: int = 0, # seed of the draws that fill missing cells
+                ) -> pd.DataFrame:
+    """`df` at the real data's resolution: numerical columns as bin numbers, missing cells drawn from observed ones."""
+    return _binned(filled_frame(df, spec, seed), spec, reference, bins)
+
+def missing_indicators(df: pd.DataFrame, # the table
+                       columns: Sequence[str], # columns whose missing cells are flagged
+                      ) -> pd.DataFrame:
+    """One 0/1 column per named column: 1 where the cell is missing."""
+    return pd.DataFrame({c: df[c].isna().astype(float) for c in columns}, index=df.index)
+
+# %% ../../nbs/21_metrics.fidelity.ipynb #c0a5e005
+GIVES_AWAY_AUC = 0.6  # a single-column AUROC at or above this names what gives the synthetic rows away
+
+def _detection_sample(real: pd.DataFrame, synthetic: pd.DataFrame, spec: DatasetSpec, seed: int, folds: int,
+                      max_rows: int | None, what: str) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """The same seeded equal-size samples as `detection_auc` (real, synthetic) and the real 0 / synthetic 1 label."""
+    r, s = encoded_frame(real, spec, where="the real table"), encoded_frame(synthetic, spec, where="the synthetic table")
+    n = min(len(r), len(s), max_rows or len(r))
+    if n < folds: raise FairsynthError(f"{what} needs at least folds={folds} rows in each table, got {n}")
+    rng = np.random.default_rng(seed)
+    return (real.iloc[rng.choice(len(r), n, replace=False)], synthetic.iloc[rng.choice(len(s), n, replace=False)],
+            np.r_[np.zeros(n, int), np.ones(n, int)])
+
+def _cv_detection(features: pd.DataFrame, label: np.ndarray, spec: DatasetSpec, seed: int, folds: int) -> float:
+    """Mean cross-validated AUROC of `boosting_default` telling label 1 from label 0 (as in `detection_auc`)."""
+    model = model_pipeline("boosting_default", spec, list(spec.columns), seed, encoder={"max_categories": 50})
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    with threadpool_limits(limits=1, user_api="openmp"):
+        return float(np.mean(cross_val_score(model, features, label, cv=cv, scoring="roc_auc")))
+
+def _single_column_auc(keys: pd.Series, # one column, as hashable values (missing included)
+                       label: np.ndarray, # 0 real, 1 synthetic
+                       cv: StratifiedKFold, # the folds
+                      ) -> float:
+    """Pooled out-of-fold AUROC of scoring each row by the smoothed synthetic share of its value in the other folds."""
+    keys = keys.astype(str).reset_index(drop=True)
+    score = np.empty(len(keys))
+    for train, test in cv.split(np.zeros(len(keys)), label):
+        prior = label[train].mean()
+        stats = pd.DataFrame({"key": keys.iloc[train].to_numpy(), "y": label[train]}).groupby("key").y.agg(["sum", "count"])
+        share = (stats["sum"] + prior) / (stats["count"] + 1)
+        score[test] = keys.iloc[test].map(share).fillna(prior).to_numpy(float)
+    return float(roc_auc_score(label, score))
+
+def _gives_away(row: pd.Series) -> str:
+    """What a column's three single-column AUROCs say gives the synthetic rows away ('' when nothing does)."""
+    if row.auc_coarse >= GIVES_AWAY_AUC: return "distribution"
+    if row.auc_exact >= GIVES_AWAY_AUC: return "resolution"
+    if row.auc_missing >= GIVES_AWAY_AUC: return "missingness"
+    return ""
+
+def _detection_parts(real: pd.DataFrame, synthetic: pd.DataFrame, spec: DatasetSpec, seed: int, folds: int,
+                     max_rows: int | None, bins: int, attribute: bool) -> tuple[dict[str, float], pd.DataFrame | None]:
+    """The two detection numbers and, when `attribute`, the per-column give-away table (unsorted, every column)."""
+    r, s, label = _detection_sample(real, synthetic, spec, seed, folds, max_rows, "detection_report")
+    enc = encoded_frame(pd.concat([r, s], ignore_index=True), spec)
+    filled = pd.concat([filled_frame(r, spec, seed), filled_frame(s, spec, seed + 1)], ignore_index=True)
+    coarse = _binned(filled, spec, real, bins)
+    gappy = [c for c in spec.columns if enc[c].isna().any()]
+    missing = missing_indicators(enc, gappy)
+    numbers = {"detection_auc_coarse": _cv_detection(coarse, label, spec, seed, folds),
+               "missingness_detection_auc": 0.5 if not gappy else _cv_detection(
+                   missing, label, DatasetSpec(f"{spec.name}_missingness", {c: "numerical" for c in gappy}), seed, folds)}
+    if not attribute: return numbers, None
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    rows = [{"feature": c, "auc_coarse": _single_column_auc(coarse[c], label, cv),
+             "auc_exact": _single_column_auc(filled[c], label, cv),
+             "auc_missing": _single_column_auc(missing[c], label, cv) if c in gappy else 0.5} for c in spec.columns]
+    table = pd.DataFrame(rows, columns=["feature", "auc_coarse", "auc_exact", "auc_missing"])
+    table["gives_away"] = table.apply(_gives_away, axis=1) if len(table) else pd.Series(dtype=object)
+    return numbers, table
+
+def detection_report(real: pd.DataFrame, # the real table (its resolution sets the bins)
+                     synthetic: pd.DataFrame, # the synthetic table
+                     spec: DatasetSpec, # column types
+                     seed: int = 0, # seed of the subsampling, the folds, the classifier and the missing-cell draws
+                     folds: int = 5, # cross-validation folds
+                     max_rows: int | None = None, # cap on rows taken from each table (None: the smaller table's size)
+                     top: int = 10, # rows of the give-away table kept
+                     bins: int = 20, # quantile bins per numerical column of the coarse view
+                    ) -> tuple[dict[str, float], pd.DataFrame]:
+    """Detection AUROC at the real data's resolution without missingness, missingness alone, and what gives rows away."""
+    numbers, table = _detection_parts(real, synthetic, spec, seed, folds, max_rows, bins, attribute=True)
+    worst = table[["auc_coarse", "auc_exact", "auc_missing"]].max(axis=1)
+    table = table.assign(_worst=worst).sort_values("_worst", ascending=False, kind="stable").drop(columns="_worst")
+    return numbers, table.head(top).reset_index(drop=True)
+
 # %% ../../nbs/21_metrics.fidelity.ipynb #7ecfe9a4
 def fidelity_summary(real: pd.DataFrame, # the real table
                      synthetic: pd.DataFrame, # the synthetic table
                      spec: DatasetSpec, # column types
-                     seed: int = 0, # seed of the detection classifier
+                     seed: int = 0, # seed of the detection classifiers
+                     columns: pd.DataFrame | None = None, # `column_similarity(real, synthetic, spec)` when already computed
+                     correlations: pd.DataFrame | None = None, # `correlation_difference(real, synthetic, spec)` when already computed
+                     quality: pd.DataFrame | None = None, # `quality_score(real, synthetic, spec)` when already computed
+                     detection: tuple[dict[str, float], pd.DataFrame] | None = None, # `detection_report(real, synthetic, spec, seed=seed)` when already computed
                     ) -> pd.DataFrame:
     """Headline fidelity numbers, one row each: metric, value."""
-    cols = column_similarity(real, synthetic, spec)
-    quality = quality_score(real, synthetic, spec).set_index("property").score
+    cols = column_similarity(real, synthetic, spec) if columns is None else columns
+    correlations = correlation_difference(real, synthetic, spec) if correlations is None else correlations
+    quality = (quality_score(real, synthetic, spec) if quality is None else quality).set_index("property").score
+    numbers = _detection_parts(real, synthetic, spec, seed, 5, None, 20, attribute=False)[0] if detection is None else detection[0]
+    missing = [k for k in ("detection_auc_coarse", "missingness_detection_auc") if k not in numbers]
+    if missing: raise FairsynthError(f"parameter 'detection' must be the output of detection_report; its numbers lack {missing}")
     values = {"mean_ks_complement": cols.score[cols.type == "numerical"].mean(),
               "mean_tv_complement": cols.score[cols.type == "categorical"].mean(),
-              "mean_abs_correlation_difference": correlation_difference(real, synthetic, spec).abs_diff.mean(),
+              "mean_abs_correlation_difference": correlations.abs_diff.mean(),
               "quality_score": quality["Overall"],
-              "detection_auc": detection_auc(real, synthetic, spec, seed=seed)}
+              "detection_auc": detection_auc(real, synthetic, spec, seed=seed),
+              "detection_auc_coarse": numbers["detection_auc_coarse"],
+              "missingness_detection_auc": numbers["missingness_detection_auc"]}
     return pd.DataFrame({"metric": list(values), "value": [float(v) for v in values.values()]})

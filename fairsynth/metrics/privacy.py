@@ -103,9 +103,12 @@ def privacy_summary(real_train: pd.DataFrame, # the real training split the gene
                     spec: DatasetSpec, # column types
                     seed: int = 0, # seed of the subsampling
                     max_rows: int | None = None, # cap on rows measured per table (None: all)
+                    distances: pd.DataFrame | None = None, # `dcr(real_train, synthetic, real_holdout, spec, seed, max_rows)` when already computed
                    ) -> pd.DataFrame:
     """Headline privacy numbers, one row each: metric, value."""
-    d = dcr(real_train, synthetic, real_holdout, spec, seed=seed, max_rows=max_rows)
+    d = dcr(real_train, synthetic, real_holdout, spec, seed=seed, max_rows=max_rows) if distances is None else distances
+    if not {"source", "dcr"} <= set(d.columns) or not set(d.source) <= {"synthetic", "holdout"}:
+        raise FairsynthError("parameter 'distances' must be the output of dcr (columns 'source' and 'dcr')")
     d_syn, d_hold = d.dcr[d.source == "synthetic"], d.dcr[d.source == "holdout"]
     values = {"dcr_median_synthetic": d_syn.median(), "dcr_median_holdout": d_hold.median(),
               "share_synthetic_closer_than_holdout_p5": (d_syn < np.quantile(d_hold, 0.05)).mean(),

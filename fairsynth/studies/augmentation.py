@@ -26,20 +26,23 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from ..core import FairsynthError, Settings
 from ..figures import colours
 from ..generators.base import get_generator
+from ..metrics.health import health_checks
 from ..models import get_model
 from ..spec import Dataset, DatasetSpec
-from .common import draw_seed, epoch_params, group_folder, load_study_data, parse_json_object, parse_list, t_interval
+from .common import (HealthLayout, draw_seed, epoch_params, group_folder, health_rows, load_study_data,
+                                      parse_json_object, parse_list, t_interval, withheld_reasons, withhold)
 from .framework import GridConfig, Page, Study, option, register_study
 from ..tabular import feature_encoder
 
 # %% auto #0
-__all__ = ['STANDARD_METHODS', 'SYNTHETIC_METHODS', 'METHODS', 'METRICS', 'DESIGNS', 'GENERATOR_STAT_PREFIX', 'STUDY', 'KEYS',
-           'GroupDesign', 'resolve_design', 'GroupSample', 'draw_group_sample', 'group_scores', 'train_and_score',
-           'synthetic_rows', 'smote_rows', 'augmentation_cell', 'generator_parameters', 'augmentation_cells',
-           'minority_sizes', 'AugmentationConfig', 'config_generator_params', 'augmentation_designs',
-           'augmentation_grid', 'augmentation_pages', 'method_labels', 'summarise', 'at_size', 'paper_table',
-           'style_paper_table', 'count_wins', 'plot_intervals', 'plot_sensitivity', 'plot_gains', 'time_breakdown',
-           'generator_log', 'select_results', 'exploration_inputs']
+__all__ = ['STANDARD_METHODS', 'SYNTHETIC_METHODS', 'METHODS', 'METRICS', 'DESIGNS', 'GENERATOR_STAT_PREFIX', 'HEALTH', 'STUDY',
+           'KEYS', 'GroupDesign', 'resolve_design', 'GroupSample', 'draw_group_sample', 'group_scores',
+           'train_and_score', 'synthetic_rows', 'smote_rows', 'method_labels', 'synthetic_health', 'withheld_scores',
+           'withhold_scores', 'augmentation_cell', 'generator_parameters', 'augmentation_cells', 'minority_sizes',
+           'AugmentationConfig', 'config_generator_params', 'augmentation_designs', 'augmentation_grid',
+           'augmentation_pages', 'summarise', 'at_size', 'paper_table', 'style_paper_table', 'count_wins',
+           'plot_intervals', 'plot_sensitivity', 'plot_gains', 'time_breakdown', 'generator_log', 'select_results',
+           'exploration_inputs']
 
 # %% ../../nbs/31_studies.augmentation.ipynb #e31ae694
 STANDARD_METHODS = ("baseline", "upweighted", "separate", "smote")  # methods that need no generator
@@ -253,11 +256,48 @@ def smote_rows(sample: GroupSample, spec: DatasetSpec, attribute: str, minority:
     gen = get_generator("smote", k_neighbors=k, seed=seed).fit(sample.train, spec)
     return gen.sample(len(sample.train) - 2 * n_min, conditions={attribute: minority}, seed=seed)
 
+# %% ../../nbs/31_studies.augmentation.ipynb #a16e0001
+def method_labels(results: pd.DataFrame) -> pd.Series:
+    """'baseline', ..., or 'synthetic-group (tvae)' for generator methods."""
+    gen = results["generator"].fillna("").astype(str)
+    return results["method"].where(gen == "", results["method"] + " (" + gen + ")")
+
+HEALTH = HealthLayout(keys=("method",), label=method_labels, fixed={"outcome": "all"})  # where the rows keep each synthetic table's health
+
+def synthetic_health(sample: GroupSample, # the repeat's real rows
+                     spec: DatasetSpec, # the table's spec
+                     methods: Mapping[str, pd.DataFrame | None], # method -> its added rows (standard methods: None, skipped)
+                     outcomes: Sequence[str], # the study's outcomes
+                    ) -> dict[str, pd.DataFrame]:
+    """`health_checks` of each synthetic method's rows against the real rows they stand for: the drawn minority rows for
+    'synthetic-group' (what its generator was fitted on, or conditioned to), every drawn row for 'synthetic-generic'."""
+    real = {"synthetic-group": sample.train[sample.is_minority_train], "synthetic-generic": sample.train}
+    return {m: health_checks(real[m], rows, spec, outcomes=list(outcomes))
+            for m, rows in methods.items() if m in real and rows is not None and len(rows)}
+
+def withheld_scores(health: Mapping[str, pd.DataFrame], # method -> its table's `health_checks`
+                    attribute: str, # sensitive attribute
+                    minority: Any, # minority value
+                    outcomes: Sequence[str], # the study's outcomes
+                   ) -> dict[tuple[str, str, str], str]:
+    """(method, outcome, evaluation group) -> why that method's AUROC and AUPRC are withheld (group 'all': every group).
+    A one-class outcome in the added rows withholds the method's scores for that outcome; a minority group the added
+    rows lost (or whose outcome they collapsed) withholds its minority scores."""
+    return {(m, o, "all" if part is None else "minority"): why for m, checks in health.items() for o in outcomes
+            for part, (_, why) in withheld_reasons(checks, o, attribute, [minority]).items()}
+
+def withhold_scores(rows: Sequence[dict], # tidy rows of `train_and_score`
+                    reasons: Mapping[tuple[str, str, str], str], # from `withheld_scores`
+                   ) -> list[dict]:
+    """The rows with each withheld AUROC and AUPRC set to NaN, `status` 'withheld' and the reason in `note`."""
+    why = lambda r: reasons.get((r["method"], r["outcome"], "all")) or reasons.get((r["method"], r["outcome"], r["group"]))
+    return [withhold(r, why(r)) if r["metric"] in METRICS else dict(r) for r in rows]
+
 # %% ../../nbs/31_studies.augmentation.ipynb #b9d892a4
 def augmentation_cell(params: Mapping[str, Any], # one cell of the grid (see `augmentation_cells`)
                       settings: Settings | None = None, # run settings (default: load_settings() in the worker)
                      ) -> pd.DataFrame:
-    """Run one cell: draw the repeat's sample, then the standard methods or one generator's synthetic methods."""
+    """Run one cell: draw the repeat's sample, then the standard methods or one generator's synthetic methods (their tables health-checked)."""
     p = dict(params)
     ds = load_study_data(p["dataset"], p.get("spec_path"), settings)
     spec, att, minority = ds.spec, p["attribute"], p["minority"]
@@ -265,6 +305,7 @@ def augmentation_cell(params: Mapping[str, Any], # one cell of the grid (see `au
     sample = draw_group_sample(ds, att, p["majority"], minority, p["n_majority"], p["n_minority"], seed=seed)
     timing: dict[str, float] = {}
     gen_stats: dict[str, dict[str, float]] = {}
+    health: dict[str, pd.DataFrame] = {}
     if p.get("generator") is None:
         t0 = time.perf_counter()
         methods = {"baseline": None, "upweighted": None, "separate": None, "smote": smote_rows(sample, spec, att, minority, seed)}
@@ -272,13 +313,18 @@ def augmentation_cell(params: Mapping[str, Any], # one cell of the grid (see `au
     else:
         methods, timing, gen_stats = synthetic_rows(sample, spec, att, minority, p["generator"], p.get("generator_params"),
                                                     p.get("n_synthetic"), p.get("group_mode", "fit"), seed)
+        t0 = time.perf_counter()
+        health = synthetic_health(sample, spec, methods, p["outcomes"])
+        timing["health_seconds"] = time.perf_counter() - t0
     rows, timing["train_seconds"] = train_and_score(sample, spec, att, minority, p["outcomes"], methods, seed)
+    rows = withhold_scores(rows, withheld_scores(health, att, minority, p["outcomes"]))
     extra = [dict(method=m, outcome="all", group="all", metric="added_rows", value=float(len(r))) for m, r in methods.items() if r is not None]
     extra += [dict(method=m, outcome="all", group="all", metric="added_minority_share", value=float((r[att] == minority).mean()))
               for m, r in methods.items() if r is not None]
     extra += [dict(method="all", outcome="all", group="all", metric=k, value=v) for k, v in timing.items()]
     extra += [dict(method=m, outcome="all", group="all", metric=f"{GENERATOR_STAT_PREFIX}{k}", value=float(v))
               for m, st in gen_stats.items() for k, v in st.items()]
+    extra += [r for m, checks in health.items() for r in health_rows(checks, HEALTH, method=m)]
     return pd.DataFrame(rows + extra)
 
 # %% ../../nbs/31_studies.augmentation.ipynb #090e478d
@@ -350,7 +396,7 @@ class AugmentationConfig(GridConfig):
     minority: str | None = None  # minority value(s), comma-separated (default: the design's)
     outcome: str | None = None  # outcome(s), comma-separated (default: the design's)
     generator: str = "gaussian_copula"  # generator name(s) for the synthetic methods, comma-separated
-    epochs: int = option(100, low=1)  # epochs of the neural generators
+    epochs: int | None = option(None, low=1)  # epochs of the neural generators ctgan and tvae (default: each one's own, sized to the table's rows)
     generator_params: str | None = None  # JSON object of generator parameters, by name ('{"llm": {"temperature": 0.5}}') or for all
     curate: bool = False  # curate every generator's rows with the CLLM filter (curate=true)
     n_majority: int = option(1000, low=2)  # majority patients per draw
@@ -411,11 +457,6 @@ STUDY = register_study(Study(
 # %% ../../nbs/31_studies.augmentation.ipynb #74cc098d
 KEYS = ["dataset", "attribute", "majority", "minority", "n_majority", "n_minority", "outcome", "method_label", "group", "metric"]
 
-def method_labels(results: pd.DataFrame) -> pd.Series:
-    """'baseline', ..., or 'synthetic-group (tvae)' for generator methods."""
-    gen = results["generator"].fillna("").astype(str)
-    return results["method"].where(gen == "", results["method"] + " (" + gen + ")")
-
 def summarise(results: pd.DataFrame, # tidy rows of finished cells (GridResult.results)
               metrics: Sequence[str] = METRICS, # metrics summarised
              ) -> pd.DataFrame:
@@ -459,8 +500,8 @@ def paper_table(summary: pd.DataFrame, # summarise() output
     s = at_size(summary, metric, group, n_minority)
     idx = ["dataset", "minority", "outcome"]
     cols = _method_order(list(dict.fromkeys(s.method_label)))
-    means = s.pivot_table(index=idx, columns="method_label", values="mean", sort=False)[cols]
-    text = s.assign(text=[f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]" for m, lo, hi in zip(s["mean"], s.ci_low, s.ci_high)])
+    means = s.pivot_table(index=idx, columns="method_label", values="mean", sort=False).reindex(columns=cols)  # a method withheld everywhere: NaN
+    text = s.assign(text=[f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]" if pd.notna(m) else "n/a" for m, lo, hi in zip(s["mean"], s.ci_low, s.ci_high)])
     text = text.pivot_table(index=idx, columns="method_label", values="text", aggfunc="first", sort=False)[cols]
     return means, text
 

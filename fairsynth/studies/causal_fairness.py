@@ -13,7 +13,7 @@ import dataclasses
 import functools
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -26,19 +26,21 @@ from ..core import FairsynthError, Settings
 from ..data import patient_split
 from ..generators.base import get_generator
 from ..generators.causal import check_remove
+from ..metrics.health import health_checks
 from ..metrics.causal_fairness import LEARNERS, MEASURE_LABELS, CausalRoles, causal_effects, plot_decomposition
 from ..models import MODEL_CHOICES, model_pipeline
 from ..spec import Dataset, DatasetSpec
-from .common import (draw_seed, group_folder, load_study_data, narrow_spec, parse_json_object, parse_list,
-                                      repeat_intervals)
+from .common import (WITHHELD, HealthLayout, draw_seed, group_folder, health_rows, load_study_data, narrow_spec,
+                                      parse_json_object, parse_list, repeat_intervals, withheld_reasons)
 from .framework import GridConfig, Page, Study, option, register_study
 
 # %% auto #0
-__all__ = ['CAUSAL_DESIGNS', 'PREDICTORS', 'METHODS', 'STUDY', 'CausalDesign', 'resolve_causal_design', 'design_spec',
+__all__ = ['CAUSAL_DESIGNS', 'PREDICTORS', 'METHODS', 'HEALTH', 'STUDY', 'CausalDesign', 'resolve_causal_design', 'design_spec',
            'causal_table', 'causal_split', 'predictor', 'predicted_scores', 'decompose', 'fair_label', 'synthetic_arms',
-           'llm_arm', 'CausalConfig', 'causal_designs', 'causal_cell', 'causal_cells', 'causal_pages',
-           'causal_store_name', 'summarise_causal', 'effects_of', 'deviation_table', 'reduction_table',
-           'plot_data_decomposition', 'plot_predictor_decomposition']
+           'llm_arm', 'fair_by_design', 'arm_health', 'unusable_for', 'arm_data_rows', 'predictor_rows', 'CausalConfig',
+           'causal_designs', 'causal_cell', 'causal_cells', 'causal_pages', 'causal_store_name', 'summarise_causal',
+           'effects_of', 'deviation_table', 'reduction_table', 'plot_data_decomposition',
+           'plot_predictor_decomposition']
 
 # %% ../../nbs/35_studies.causal_fairness.ipynb #3a9bc7b5
 CAUSAL_DESIGNS: dict[str, dict[str, Any]] = {
@@ -239,6 +241,70 @@ def llm_arm(train: pd.DataFrame, # real training rows
     rows = gen.sample(n, seed=seed)
     return rows, gen.refine_log_
 
+# %% ../../nbs/35_studies.causal_fairness.ipynb #c16e0001
+def fair_by_design(overview: pd.DataFrame, # `health_overview` rows (a `source` column)
+                  ) -> pd.Series:
+    """Why a fair table's per-group outcome rate moves: by design ('' on every other row)."""
+    fair = overview.source.str.startswith("fair") & (overview.check == "outcome_rate") & (overview.group != "")
+    return pd.Series(np.where(fair, "expected: fair mode removes the attribute's effect, so the outcome rate per group moves by design", ""),
+                     index=overview.index)
+
+HEALTH = HealthLayout(keys=("source",), metric="measure", value="estimate", overall="", expected=fair_by_design,
+                      fixed=dict(kind="health", model="", method="", lo=np.nan, hi=np.nan))  # where the rows keep each synthetic table's health
+
+def arm_health(fit_rows: pd.DataFrame, # the real rows the generators were fitted on
+               arms: Mapping[str, pd.DataFrame], # label -> synthetic rows (`synthetic_arms`, the LLM arm)
+               spec: DatasetSpec, # the study table's spec (X sensitive, Y the outcome)
+              ) -> dict[str, pd.DataFrame]:
+    """`health_checks` of each synthetic table against the rows its generator was fitted on. A fair table changes the
+    outcome rate between the groups by design: its per-group `outcome_rate` rows say so, they are not a fault."""
+    return {label: health_checks(fit_rows, syn, spec) for label, syn in arms.items() if len(syn)}
+
+def unusable_for(checks: pd.DataFrame | None, # `health_checks` of one table (None: not checked)
+                 roles: CausalRoles, # the roles
+                 use: str, # 'data': decomposing the table; 'predictor': training a predictor on it
+                ) -> str | None:
+    """Why the table cannot be used so: its outcome has one class, or (decomposing) it lost x0 or x1; None when it can."""
+    if checks is None: return None
+    reasons = withheld_reasons(checks, roles.y, roles.x, (roles.x0, roles.x1) if use == "data" else ())
+    if None in reasons: return reasons[None][1]
+    return next((why for scope, why in reasons.values() if scope == "group"), None)
+
+def _withheld(template: pd.DataFrame, kind: str, source: str, reason: str, model: str = "") -> list[dict[str, Any]]:
+    """NaN estimates shaped like `template`'s (method, measure) rows, 'withheld' with the reason."""
+    return [dict(kind=kind, source=source, model=model, method=r.method, measure=r.measure, estimate=np.nan, lo=np.nan, hi=np.nan,
+                 status=WITHHELD, note=reason) for r in template.itertuples()]
+
+def arm_data_rows(label: str, # the arm
+                  syn: pd.DataFrame, # its synthetic rows
+                  checks: pd.DataFrame | None, # their `health_checks`
+                  roles: CausalRoles, # the roles
+                  dec: Callable[[pd.DataFrame], pd.DataFrame], # table -> its decomposition (`decompose` with the cell's settings)
+                  template: pd.DataFrame, # a decomposition of the same methods and measures (the real training rows')
+                 ) -> list[dict[str, Any]]:
+    """The arm's decomposition rows, or NaN rows with the reason when its table cannot be decomposed."""
+    if reason := unusable_for(checks, roles, "data"): return _withheld(template, "data", label, reason)
+    return _effect_rows(dec(syn), "data", label)
+
+def predictor_rows(label: str, # the training source
+                   rows_in: pd.DataFrame, # its training rows
+                   test: pd.DataFrame, # real test rows
+                   spec: DatasetSpec, # the study table's spec
+                   roles: CausalRoles, # the roles
+                   model: str, # predictor name
+                   seed: int, # seed of the predictor
+                   dec: Callable[[pd.DataFrame], pd.DataFrame], # table -> its decomposition
+                   template: pd.DataFrame, # a decomposition of the same methods and measures
+                   checks: pd.DataFrame | None = None, # the source's `health_checks` (None: real rows, not checked)
+                  ) -> list[dict[str, Any]]:
+    """The decomposition of the predictor's test predictions and its AUROC, or NaN rows with the reason when the source cannot train it."""
+    if reason := unusable_for(checks, roles, "predictor"):
+        return _withheld(template, "predictor", label, reason, model) + [dict(
+            kind="score", source=label, model=model, method="", measure="auroc", estimate=np.nan, lo=np.nan, hi=np.nan, status=WITHHELD, note=reason)]
+    score, auc = predicted_scores(rows_in, test, spec, roles, model, seed)
+    return _effect_rows(dec(test.assign(**{roles.y: score})), "predictor", label, model) + [
+        dict(kind="score", source=label, model=model, method="", measure="auroc", estimate=auc, lo=np.nan, hi=np.nan)]
+
 # %% ../../nbs/35_studies.causal_fairness.ipynb #c5a1e002
 @dataclasses.dataclass(frozen=True)
 class CausalConfig(GridConfig):
@@ -294,7 +360,7 @@ def causal_designs(config: CausalConfig, # the study's config
 def causal_cell(params: Mapping[str, Any], # one cell of the grid (see `causal_cells`)
                 settings: Settings | None = None, # run settings (default: load_settings() in the worker)
                ) -> pd.DataFrame:
-    """Run one repeat: decompose real and synthetic training rows, then audit every predictor on the real test rows."""
+    """Run one repeat: decompose real and synthetic training rows (each synthetic table health-checked), then audit every predictor on the real test rows."""
     p = dict(params)
     ds = load_study_data(p["dataset"], p.get("spec_path"), settings)
     design = resolve_causal_design(ds, p["attribute"], p["x0"], p["x1"], p["confounders"], p["mediators"], p["outcome"])
@@ -304,7 +370,8 @@ def causal_cell(params: Mapping[str, Any], # one cell of the grid (see `causal_c
     fit_rows = train if not p.get("max_fit_rows") or len(train) <= p["max_fit_rows"] else train.sample(p["max_fit_rows"], random_state=seed % 2**31)
     dec = functools.partial(decompose, roles=roles, methods=p["methods"], learner=p["learner"], dr_learner=p["dr_learner"],
                             n_boot=p["n_boot"], seed=seed)
-    rows = _effect_rows(dec(train), "data", "real") + _effect_rows(dec(test), "data", "real (test)")
+    real_effects = dec(train)
+    rows = _effect_rows(real_effects, "data", "real") + _effect_rows(dec(test), "data", "real (test)")
     arms, record = synthetic_arms(fit_rows, spec, roles, p["fair_paths"], json.loads(p.get("generator_params") or "{}"), seed,
                                   p.get("synthetic_factor", 1.0))
     rows += record
@@ -313,17 +380,18 @@ def causal_cell(params: Mapping[str, Any], # one cell of the grid (see `causal_c
         arms["llm (causal audit)"] = llm_rows
         rows += [dict(kind="generator", source="llm (causal audit)", model="", method="", measure=f"refine_max_deviation_round_{int(r)}",
                       estimate=float(v), lo=np.nan, hi=np.nan) for r, v in log.groupby("round").deviation.max().items()]
-    for label, syn in arms.items(): rows += _effect_rows(dec(syn), "data", label)
+    health = arm_health(fit_rows, arms, spec)
+    for label, syn in arms.items(): rows += arm_data_rows(label, syn, health.get(label), roles, dec, real_effects)
     # predictors learn from as many synthetic rows as there are real training rows (the first ones drawn)
     sources = {"real": train, **{k: v.iloc[:len(train)] for k, v in arms.items() if k == "faithful" or k.startswith("fair")}}
     for model in p["models"]:
         for label, rows_in in sources.items():
-            score, auc = predicted_scores(rows_in, test, spec, roles, model, seed)
-            rows += _effect_rows(dec(test.assign(**{roles.y: score})), "predictor", label, model)
-            rows.append(dict(kind="score", source=label, model=model, method="", measure="auroc", estimate=auc, lo=np.nan, hi=np.nan))
+            rows += predictor_rows(label, rows_in, test, spec, roles, model, seed, dec, real_effects, health.get(label))
     rows += [dict(kind="generator", source="real", model="", method="", measure=k, estimate=float(v), lo=np.nan, hi=np.nan)
              for k, v in (("train_rows", len(train)), ("test_rows", len(test)), ("fit_rows", len(fit_rows)))]
+    rows += [r for label, checks in health.items() for r in health_rows(checks, HEALTH, source=label)]
     return pd.DataFrame(rows)
+
 
 def causal_cells(config: CausalConfig, # the study's config (seed and repeats resolved)
                  data: Dataset, # its table

@@ -1,5 +1,6 @@
 """What every study shares: where its table comes from (a registered dataset or the user's CSV and spec), a spec
-narrowed to the study's columns, seeds derived per cell, and intervals over repeats.
+narrowed to the study's columns, seeds derived per cell, intervals over repeats, and the health of every
+synthetic table a study measures: recorded in its rows, withheld numbers, and the report's health tables.
 
 Docs: https://fairsynth.github.io/fairsynth/studies.common.html.md"""
 
@@ -8,11 +9,12 @@ Docs: https://fairsynth.github.io/fairsynth/studies.common.html.md"""
 # %% ../../nbs/38_studies.common.ipynb #e1885c95
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +24,14 @@ from scipy import stats
 
 from ..core import FairsynthError, Settings, atomic_write_text, load_settings
 from ..data import DATASETS, from_csv, load_dataset
+from ..metrics.health import WHY, unusable_reason
 from ..spec import Dataset, DatasetSpec, load_spec
 
 # %% auto #0
-__all__ = ['NEURAL_GENERATORS', 'resolve_source', 'data_label', 'load_study_data', 'narrow_spec', 'draw_seed', 'parse_list',
-           'parse_json_object', 'group_folder', 'epoch_params', 't_interval', 'repeat_intervals', 'write_sidecar']
+__all__ = ['NEURAL_GENERATORS', 'HEALTH_PREFIX', 'WITHHELD', 'UNHEALTHY_MARK', 'resolve_source', 'data_label', 'load_study_data',
+           'narrow_spec', 'draw_seed', 'parse_list', 'parse_json_object', 'group_folder', 'epoch_params', 't_interval',
+           'repeat_intervals', 'write_sidecar', 'HealthLayout', 'health_rows', 'withheld_reasons', 'withhold',
+           'table_health', 'health_headline', 'health_overview', 'mark_unhealthy']
 
 # %% ../../nbs/38_studies.common.ipynb #3bf2e1ac
 def resolve_source(dataset: str | None, # registered dataset name
@@ -147,3 +152,131 @@ def write_sidecar(out_html: Path | str, # the report page
                  ) -> Path:
     """Write the JSON sidecar of a report page atomically."""
     return atomic_write_text(Path(out_html).with_suffix(".json"), json.dumps(dict(info), indent=1, default=str))
+
+# %% ../../nbs/38_studies.common.ipynb #c0aa0021
+HEALTH_PREFIX = "health:"  # metric prefix of a row naming one failed or warned health check
+WITHHELD = "withheld"  # `status` of a number withheld because its synthetic table cannot carry it
+UNHEALTHY_MARK = "†"  # marks a number that comes, in some repeat, from a synthetic table that failed a health check
+
+@dataclasses.dataclass(frozen=True)
+class HealthLayout:
+    """Where a study's tidy rows keep the health of its synthetic tables, and how its report names them."""
+    keys: tuple[str, ...]  # the columns that name one synthetic table in the report, e.g. ('base', 'arm')
+    metric: str = "metric"  # the column of metric names
+    value: str = "value"  # the column of values
+    overall: str = "all"  # the `group` of a row about the whole table
+    label: Callable[[pd.DataFrame], pd.Series] | None = None  # rows -> the report's name of their table, put in the last key (None: that column as stored)
+    order: Callable[[Sequence[str]], list[str]] | None = None  # names in the last key -> their report order (None: as first met)
+    expected: Callable[[pd.DataFrame], pd.Series] | None = None  # `health_overview` rows -> why the check fails there by design ('' where it does not)
+    fixed: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # columns every health row carries as they are, e.g. {'kind': 'health'}
+
+def health_rows(checks: pd.DataFrame, # `health_checks` of one synthetic table
+                layout: HealthLayout, # the study's layout
+                **columns: Any, # the columns naming the table, e.g. arm='alone'
+               ) -> list[dict[str, Any]]:
+    """Compact tidy rows of one table's health: `health_failed` and `health_warned` counts, then a `health:<check>` row
+    per failed or warned check with its `column`, sensitive `group`, `status` and message (`note`)."""
+    def row(metric: str, value: float, group: Any = None, **extra: Any) -> dict[str, Any]:
+        return {**columns, **layout.fixed, layout.metric: metric, "group": group if isinstance(group, str) else layout.overall,
+                layout.value: float(value), **extra}
+    bad = checks[checks.status.isin(["fail", "warn"])]
+    return [row(f"health_{s}ed", (checks.status == s).sum()) for s in ("fail", "warn")] + [
+        row(HEALTH_PREFIX + c, v, g, column=col if isinstance(col, str) else "", status=s, note=msg)
+        for c, col, g, s, v, msg in zip(bad.check, bad.column, bad.group, bad.status, bad.value, bad.message)]
+
+def withheld_reasons(checks: pd.DataFrame, # `health_checks` of one synthetic table
+                     outcome: str | None, # the outcome its numbers are about (None: none is read from the table)
+                     attribute: str | None = None, # the sensitive attribute of per-group numbers
+                     values: Sequence[Any] = (), # the attribute's groups with numbers of their own
+                    ) -> dict[Any, tuple[str, str]]:
+    """What the table cannot carry, and why: None -> ('outcome', why) when `outcome` has one class; a group's value ->
+    ('group', why) when the table lost the group, or ('outcome', why) when the outcome has one class within it."""
+    out = {}
+    if outcome is not None and (why := unusable_reason(checks, "utility", outcome=outcome)): out[None] = ("outcome", why)
+    for v in values:
+        if why := unusable_reason(checks, "group", group=(attribute, v)): out[v] = ("group", why)
+        elif outcome is not None and (why := unusable_reason(checks, "group", group=(attribute, v), outcome=outcome)):
+            out[v] = ("outcome", why)
+    return out
+
+def withhold(row: Mapping[str, Any], # one tidy row
+             reason: str | None, # why its number is withheld (None: it is not)
+             numbers: Sequence[str] = ("value", "lo", "hi"), # the row's number columns, blanked where present
+            ) -> dict[str, Any]:
+    """The row with its numbers NaN, `status` 'withheld' and the reason in `note`; a plain copy when `reason` is None."""
+    if not reason: return dict(row)
+    return {**row, **{c: np.nan for c in numbers if c in row}, "status": WITHHELD, "note": reason}
+
+# %% ../../nbs/38_studies.common.ipynb #c0aa0024
+def _named(results: pd.DataFrame, layout: HealthLayout) -> pd.DataFrame:
+    """The rows with the report's names of their tables, and `status`, `column` and `note` columns (a store written
+    before the health checks has none)."""
+    r = results.assign(**{c: results[c] if c in results else None for c in ("status", "column", "note")})
+    return r.assign(**{layout.keys[-1]: layout.label(r)}) if layout.label else r
+
+def table_health(results: pd.DataFrame, # tidy rows of finished cells (with `cell_id`)
+                 layout: HealthLayout, # the study's layout
+                ) -> pd.DataFrame:
+    """Per synthetic table: tables checked, tables that failed a check, the checks failed (tables each) and the numbers
+    withheld; empty when no cell recorded health rows."""
+    keys, metric = list(layout.keys), layout.metric
+    cols = [*keys, "tables", "failed_tables", "failed_checks", "withheld_values"]
+    if not (results[metric] == "health_failed").any(): return pd.DataFrame(columns=cols)
+    r = _named(results, layout)
+    out = r[r[metric] == "health_failed"].groupby(keys, sort=False).agg(
+        tables=("cell_id", "nunique"), failed_tables=(layout.value, lambda v: int((v > 0).sum())))
+    failed = r[r[metric].str.startswith(HEALTH_PREFIX) & (r.status == "fail")].groupby([*keys, metric]).cell_id.nunique().reset_index()
+    failed["text"] = failed[metric].str.removeprefix(HEALTH_PREFIX) + " (" + failed.cell_id.astype(str) + ")"
+    out["failed_checks"] = failed.groupby(keys, sort=False).text.agg(", ".join).reindex(out.index).fillna("") if len(failed) else ""
+    out["withheld_values"] = r[r.status == WITHHELD].groupby(keys).size().reindex(out.index).fillna(0).astype(int)
+    out = out.reset_index()[cols]
+    if layout.order:
+        rank = {name: i for i, name in enumerate(layout.order(list(dict.fromkeys(out[keys[-1]]))))}
+        out = out.iloc[np.argsort([rank[name] for name in out[keys[-1]]], kind="stable")]
+    return out.reset_index(drop=True)
+
+def health_headline(health: pd.DataFrame, # `table_health` output
+                   ) -> str:
+    """The report's first line on health (Markdown): how many synthetic tables failed a check, or why none was checked."""
+    if health.empty:
+        return ("_No synthetic table of this run was health-checked (no generator ran, or its cells come from a store "
+                "written before the checks: rerun with a fresh `--store` to check them)._")
+    n_failed, n_tables = int(health.failed_tables.sum()), int(health.tables.sum())
+    return (f"**{n_failed} of {n_tables}** synthetic tables failed at least one health check"
+            + (f"; the numbers that come from them are marked {UNHEALTHY_MARK}." if n_failed else "."))
+
+def health_overview(results: pd.DataFrame, # tidy rows of finished cells (with `cell_id`)
+                    layout: HealthLayout, # the study's layout
+                   ) -> pd.DataFrame:
+    """Per synthetic table and failed or warned check (column, group): the tables that had it, an example message and
+    why it matters."""
+    keys, metric = list(layout.keys), layout.metric
+    cols = [*keys, "status", "check", "column", "group", "tables", "example", "why"]
+    h = results[results[metric].str.startswith(HEALTH_PREFIX)] if "status" in results else results.iloc[:0]
+    if h.empty: return pd.DataFrame(columns=cols)
+    h = _named(h, layout)
+    h = h.assign(check=h[metric].str[len(HEALTH_PREFIX):], column=h.column.fillna(""), group=h.group.fillna(""))
+    out = h.groupby([*keys, "status", "check", "column", "group"], sort=False).agg(
+        tables=("cell_id", "nunique"), example=("note", "first")).reset_index()
+    out["why"] = out.check.map(WHY)
+    if layout.expected:
+        by_design = layout.expected(out)
+        out["why"] = by_design.where(by_design != "", out.why)
+    return out.sort_values([*keys, "status", "tables"], ascending=[True] * (len(keys) + 1) + [False], kind="stable")[cols].reset_index(drop=True)
+
+def mark_unhealthy(table: pd.DataFrame, # a summary table
+                   results: pd.DataFrame, # the rows it summarises
+                   layout: HealthLayout, # the study's layout
+                   column: str | None = None, # its column of table names (the layout's other keys matched on columns of the same names); None: its columns are named after the tables
+                  ) -> pd.DataFrame:
+    """`table` with `UNHEALTHY_MARK` after each name (or each number of a column named after a table) of a synthetic
+    table that failed a health check in some repeat."""
+    health = table_health(results, layout)
+    failed = health[health.failed_tables > 0]
+    if column is None:
+        names = set(failed[layout.keys[-1]])
+        return table.apply(lambda col: col + f" {UNHEALTHY_MARK}" if col.name in names else col)
+    others = list(layout.keys[:-1])
+    bad = set(zip(*[failed[k].astype(str) for k in others], failed[layout.keys[-1]].astype(str)))
+    names = zip(*[table[k].astype(str) for k in others], table[column].astype(str))
+    return table.assign(**{column: [f"{key[-1]} {UNHEALTHY_MARK}" if key in bad else key[-1] for key in names]})

@@ -12,7 +12,7 @@ import dataclasses
 import functools
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -23,20 +23,23 @@ from sklearn.pipeline import Pipeline
 from ..core import FairsynthError, Settings
 from ..data import patient_split
 from ..generators.base import get_generator
+from ..metrics.health import health_checks
 from ..metrics.fairness import bootstrap_scores, di_fairness, group_table, pareto_front, plot_tradeoff
 from ..models import MODEL_CHOICES, model_pipeline
 from ..spec import Dataset, DatasetSpec
-from .common import draw_seed, group_folder, load_study_data, parse_json_object, parse_list, t_interval
+from .common import (HealthLayout, draw_seed, group_folder, health_rows, load_study_data, parse_json_object,
+                                      parse_list, t_interval, withheld_reasons, withhold)
 from .framework import GridConfig, Page, Study, option, register_study
 
 # %% auto #0
-__all__ = ['SMALL_GROUPS', 'DOWNSTREAM_MODELS', 'AUGMENT_MODES', 'GROUP_METRICS', 'CLASS_WEIGHT', 'STUDY', 'HEADLINE_METRICS',
-           'FairnessDesign', 'resolve_fairness_design', 'group_of', 'study_split', 'downstream_model', 'added_counts',
-           'synthetic_counts', 'duplicated_rows', 'fair_synthetic_rows', 'score_arm', 'fairness_cell', 'parse_weights',
-           'FairnessConfig', 'generator_parameters', 'fairness_designs', 'fairness_cells', 'fairness_store_name',
-           'fairness_pages', 'weight_label', 'arm_labels', 'arm_order', 'summarise_fairness', 'headline_table',
-           'best_weight', 'goal_check', 'tradeoff_points', 'plot_tradeoffs', 'group_rates', 'plot_group_rates',
-           'generator_record']
+__all__ = ['SMALL_GROUPS', 'DOWNSTREAM_MODELS', 'AUGMENT_MODES', 'GROUP_METRICS', 'HEALTH', 'CLASS_WEIGHT', 'STUDY',
+           'HEADLINE_METRICS', 'FairnessDesign', 'resolve_fairness_design', 'group_of', 'study_split',
+           'downstream_model', 'added_counts', 'synthetic_counts', 'duplicated_rows', 'fair_synthetic_rows',
+           'score_arm', 'weight_label', 'arm_labels', 'arm_order', 'fit_subsample', 'synthetic_health',
+           'withheld_groups', 'score_synthetic_arm', 'fairness_cell', 'parse_weights', 'FairnessConfig',
+           'generator_parameters', 'fairness_designs', 'fairness_cells', 'fairness_store_name', 'fairness_pages',
+           'summarise_fairness', 'headline_table', 'best_weight', 'goal_check', 'tradeoff_points', 'plot_tradeoffs',
+           'group_rates', 'plot_group_rates', 'generator_record']
 
 # %% ../../nbs/34_studies.fairness.ipynb #33212f80
 SMALL_GROUPS = "other (small groups)"  # label of the pooled rare values of the attribute
@@ -205,11 +208,71 @@ def score_arm(train: pd.DataFrame, # the arm's training rows (real, plus any add
                  for g, r in table.iterrows() for m, v in r.items() if m in GROUP_METRICS]
     return rows
 
+# %% ../../nbs/34_studies.fairness.ipynb #f16e0001
+def weight_label(w: float) -> str:
+    """'synthetic λ=0', 'synthetic λ=2.5'."""
+    return f"synthetic λ={float(w):g}"
+
+def arm_labels(results: pd.DataFrame) -> pd.Series:
+    """'real', 'duplicate' or 'synthetic λ=…' for each row."""
+    w = pd.to_numeric(results["fairness_weight"], errors="coerce")
+    return pd.Series([a if a != "synthetic" else weight_label(x) for a, x in zip(results["arm"], w)], index=results.index)
+
+def arm_order(labels: Sequence[str]) -> list[str]:
+    """real, duplicate, then synthetic arms by increasing λ."""
+    syn = sorted({l for l in labels if l.startswith("synthetic")}, key=lambda l: float(l.split("=")[1]))
+    return [l for l in ("real", "duplicate") if l in set(labels)] + syn
+
+HEALTH = HealthLayout(keys=("arm",), label=arm_labels, order=arm_order, fixed={"model": "all"})  # where the rows keep each synthetic table's health
+
+def fit_subsample(train: pd.DataFrame, # the real training rows
+                  max_fit_rows: int | None, # fit on a seeded subsample of this many rows (None: all)
+                  seed: int, # seed of the subsample
+                 ) -> pd.DataFrame:
+    """The rows the generator is fitted on."""
+    return train.sample(max_fit_rows, random_state=seed) if max_fit_rows and len(train) > max_fit_rows else train
+
+def synthetic_health(fit_rows: pd.DataFrame, # the rows the generator was fitted on
+                     syn: pd.DataFrame, # its synthetic rows
+                     spec: DatasetSpec, # the table's spec
+                     design: FairnessDesign, # the study design
+                     values: Sequence[Any], # the attribute values the rows were sampled for (keys of `synthetic_counts`)
+                    ) -> pd.DataFrame:
+    """`health_checks` of the synthetic rows against the fitted rows of the attribute values sampled (the rows stand for
+    those groups only: the privileged group, left out on purpose, is no lost group); the design's outcome only."""
+    real = fit_rows[fit_rows[design.attribute].isin(list(values))]
+    return health_checks(real, syn, spec, outcomes=[design.outcome])
+
+def withheld_groups(checks: pd.DataFrame, # `health_checks` of the synthetic rows
+                    design: FairnessDesign, # the study design
+                    values: Sequence[Any], # the attribute values sampled
+                   ) -> dict[str, str]:
+    """Group label -> why its scores are withheld; 'all': every score of the arm (the rows' outcome has one class)."""
+    reasons = withheld_reasons(checks, design.outcome, design.attribute, values)
+    if None in reasons: return {"all": reasons[None][1]}
+    out = {}
+    for v, (_, why) in reasons.items(): out.setdefault(str(group_of(pd.DataFrame({design.attribute: [v]}), design).iloc[0]), why)
+    return out
+
+def score_synthetic_arm(train: pd.DataFrame, # the real training rows
+                        syn: pd.DataFrame, # the synthetic rows added to them
+                        checks: pd.DataFrame | None, # their `health_checks` (None: none, e.g. no rows)
+                        design: FairnessDesign, # the study design
+                        values: Sequence[Any], # the attribute values sampled
+                        score: Callable[[pd.DataFrame], list[dict]], # rows -> tidy scores (`score_arm` with the test rows bound)
+                       ) -> list[dict]:
+    """The synthetic arm's scores, each one its table cannot carry NaN ('withheld', the reason in `note`), then its health rows."""
+    reasons = withheld_groups(checks, design, values) if checks is not None else {}
+    why = lambda r: reasons.get("all") or (reasons.get(r["group"]) if r["metric"].startswith("group_") else None)
+    rows = [withhold(r, why(r)) for r in score(pd.concat([train, syn], ignore_index=True))]
+    rows += health_rows(checks, HEALTH, arm="synthetic") if checks is not None else []
+    return [{**r, "arm": "synthetic"} for r in rows]
+
 # %% ../../nbs/34_studies.fairness.ipynb #a6f38d92
 def fairness_cell(params: Mapping[str, Any], # one cell of the grid (see `fairness_cells`)
                   settings: Settings | None = None, # run settings (default: load_settings() in the worker)
                  ) -> pd.DataFrame:
-    """Run one cell: the repeat's split, then `real` + `duplicate`, or one fairness weight's synthetic arm."""
+    """Run one cell: the repeat's split, then `real` + `duplicate`, or one fairness weight's synthetic arm (health-checked)."""
     p = dict(params)
     ds = load_study_data(p["dataset"], p.get("spec_path"), settings)
     design = resolve_fairness_design(ds, p["attribute"], p["outcome"], p["privileged"], p["min_group_rows"])
@@ -225,12 +288,17 @@ def fairness_cell(params: Mapping[str, Any], # one cell of the grid (see `fairne
         extra = {"real": {"added_rows": 0.0}, "duplicate": {"added_rows": float(len(dup))}}
         rows += [dict(arm=a, model="all", metric="train_seconds", group="all", value=time.perf_counter() - t0) for a in ("real",)]
     else:
+        augment = p.get("augment", "non_privileged")
         syn, stats = fair_synthetic_rows(train, ds.spec, design, lam, json.loads(p.get("generator_params") or "{}"),
-                                         p["synthetic_ratio"], seed, p.get("max_fit_rows"), p.get("augment", "non_privileged"))
+                                         p["synthetic_ratio"], seed, p.get("max_fit_rows"), augment)
+        values = list(synthetic_counts(train, design, p["synthetic_ratio"], augment))
         t0 = time.perf_counter()
-        rows = [{**r, "arm": "synthetic"} for r in score(pd.concat([train, syn], ignore_index=True))]
+        checks = synthetic_health(fit_subsample(train, p.get("max_fit_rows"), seed), syn, ds.spec, design, values) if len(syn) else None
+        health_seconds = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        rows = score_synthetic_arm(train, syn, checks, design, values, score)
         extra = {"synthetic": {"added_rows": float(len(syn)), "train_seconds": time.perf_counter() - t0,
-                               **{f"gen_{k}": v for k, v in stats.items()}}}
+                               **{f"gen_{k}": v for k, v in stats.items()}, "health_seconds": health_seconds}}
         for g, part in syn.groupby(group_of(syn, design)):  # outcome rate of the synthetic rows per group
             rows.append(dict(arm="synthetic", model="all", metric="synthetic_rate", group=str(g), value=float(part[design.outcome].astype(float).mean())))
     for g, part in train.groupby(group_of(train, design)):
@@ -337,20 +405,6 @@ STUDY = register_study(Study(name="fairness", config=FairnessConfig,
 
 # %% ../../nbs/34_studies.fairness.ipynb #5e04b88c
 HEADLINE_METRICS = ("di", "worst_group_tpr", "mean_group_tpr", "f1", "auroc", "auprc", "spd", "eod")  # metrics summarised
-
-def weight_label(w: float) -> str:
-    """'synthetic λ=0', 'synthetic λ=2.5'."""
-    return f"synthetic λ={float(w):g}"
-
-def arm_labels(results: pd.DataFrame) -> pd.Series:
-    """'real', 'duplicate' or 'synthetic λ=…' for each row."""
-    w = pd.to_numeric(results["fairness_weight"], errors="coerce")
-    return pd.Series([a if a != "synthetic" else weight_label(x) for a, x in zip(results["arm"], w)], index=results.index)
-
-def arm_order(labels: Sequence[str]) -> list[str]:
-    """real, duplicate, then synthetic arms by increasing λ."""
-    syn = sorted({l for l in labels if l.startswith("synthetic")}, key=lambda l: float(l.split("=")[1]))
-    return [l for l in ("real", "duplicate") if l in set(labels)] + syn
 
 def summarise_fairness(results: pd.DataFrame, # tidy rows of finished cells
                        metrics: Sequence[str] = HEADLINE_METRICS, # metrics summarised

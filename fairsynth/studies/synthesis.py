@@ -1,6 +1,7 @@
-"""The seed-003 study: fit generators on the training split of a health table, sample synthetic rows, and
-measure what they are worth: fidelity, utility (train on real vs train on synthetic, test on real hold-out)
-and privacy (distance to closest record). The papermill notebook `fairsynth/notebooks/synthesis.ipynb` draws its report.
+"""The seed-003 study: fit generators on the training split of a health table, sample synthetic rows, check each
+synthetic table's health, and measure what it is worth: fidelity, utility (train on real vs train on synthetic,
+test on real hold-out), privacy (distance to closest record), and the same within each sensitive group. The
+papermill notebook `fairsynth/notebooks/synthesis.ipynb` draws its report, a verdict table at its top.
 
 Docs: https://fairsynth.github.io/fairsynth/studies.synthesis.html.md"""
 
@@ -14,20 +15,25 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 
 from ..core import FairsynthError, Settings, atomic_path, load_settings, log_step, provenance
 from ..data import patient_split
 from ..generators.base import get_generator
-from ..metrics.fidelity import column_similarity, correlation_difference, fidelity_summary, quality_score
+from ..metrics.fidelity import column_similarity, correlation_difference, detection_report, fidelity_summary, quality_score
+from ..metrics.health import health_checks, health_verdict, privacy_reading, unusable_reason
 from ..metrics.privacy import dcr, privacy_summary
-from ..metrics.utility import utility_table
+from ..metrics.utility import make_model, utility_table
 from ..spec import Dataset, DatasetSpec, check_binary_outcome
 from .common import epoch_params, write_sidecar
 from .framework import Page, Study, StudyConfig, load_config_data, option, register_study
+from ..tabular import categorical_labels, xy
 
 # %% auto #0
-__all__ = ['STUDY', 'parse_generators', 'SynthesisConfig', 'SynthesisResult', 'usable_for_utility', 'run_synthesis_study',
+__all__ = ['STATUS_CODE', 'STUDY', 'parse_generators', 'SynthesisConfig', 'SynthesisResult', 'usable_for_utility',
+           'sensitive_groups', 'subgroup_results', 'run_synthesis_study', 'generator_labels', 'verdict_table',
            'summary_line', 'save_results', 'synthesis_pages']
 
 # %% ../../nbs/30_studies.synthesis.ipynb #5e7c0001
@@ -40,9 +46,9 @@ def parse_generators(generator: str | list[str]) -> list[str]:
 
 @dataclasses.dataclass(frozen=True)
 class SynthesisConfig(StudyConfig):
-    """The seed-003 study: fit generators on the training split, measure fidelity, utility and privacy."""
-    generator: str = "gaussian_copula,ctgan,tvae"  # generator name(s), comma-separated (see `fairsynth generators`)
-    epochs: int = option(100, low=1)  # epochs of the neural generators (ctgan, tvae)
+    """The seed-003 study: fit generators on the training split, check their health, measure fidelity, utility and privacy."""
+    generator: str = "gaussian_copula,tvae,arf,causal_dag,fair_transformer"  # generator name(s), comma-separated (see `fairsynth generators`; ctgan is left out of the default: slowest and weakest in the benchmark)
+    epochs: int | None = option(None, low=1)  # epochs of the neural generators (ctgan, tvae; None: each generator's own default)
     rows: int | None = option(None, low=1)  # synthetic rows per generator (default: as many as training rows)
     outcome: str | None = None  # outcome for the utility models (default: the dataset's first)
     test_size: float = option(0.3, low=0, high=1, open_low=True, open_high=True)  # share of patients held out
@@ -74,6 +80,9 @@ class SynthesisResult:
     distances: pd.DataFrame  # generator, source, dcr
     provenance: dict[str, Any]  # parameters, versions, data checksum, commit
     warnings: list[str] = dataclasses.field(default_factory=list)  # findings the report must show (e.g. a collapsed outcome)
+    health: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)  # generator -> health_checks table
+    subgroups: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)  # attribute, group, generator, metric, value, note
+    detection: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)  # generator, feature, auc_coarse, auc_exact, auc_missing, gives_away
 
     def tidy(self) -> pd.DataFrame:
         """All headline numbers in one long table: table, generator, name, value."""
@@ -81,10 +90,50 @@ class SynthesisResult:
                  self.quality.rename(columns={"property": "name", "score": "value"}).assign(table="quality"),
                  self.privacy.rename(columns={"metric": "name"}).assign(table="privacy"),
                  self.utility.assign(generator=self.utility.train_on, name=self.utility.model + "/" + self.utility.metric, table="utility"),
-                 self.timings.assign(name=self.timings.step + "_seconds", value=self.timings.seconds, table="timing")]
-        return pd.concat([p[["table", "generator", "name", "value"]] for p in parts], ignore_index=True)
+                 self.timings.assign(name=self.timings.step + "_seconds", value=self.timings.seconds, table="timing"),
+                 _health_rows(self.health).assign(table="health"),
+                 _subgroup_rows(self.subgroups).assign(table="subgroup"),
+                 _detection_rows(self.detection).assign(table="detection_features")]
+        out = pd.concat([p[["table", "generator", "name", "value"]] for p in parts if len(p)], ignore_index=True)
+        return out.astype({"value": float})
+
+# %% ../../nbs/30_studies.synthesis.ipynb #5e7c0010
+STATUS_CODE = {"pass": 0.0, "warn": 1.0, "fail": 2.0}  # a health check's status as a number in the tidy table
+
+def _check_key(row: pd.Series) -> str:
+    """`check[column]@group` naming one health check (empty parts left out)."""
+    col = f"[{row['column']}]" if isinstance(row["column"], str) and row["column"] else ""
+    grp = f"@{row['group']}" if isinstance(row["group"], str) and row["group"] else ""
+    return f"{row['check']}{col}{grp}"
+
+def _health_rows(health: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Tidy rows of the health tables: per generator 'healthy' (1/0), and per check its value and status (0 pass, 1 warn, 2 fail)."""
+    rows = []
+    for g, checks in health.items():
+        rows.append((g, "healthy", float(health_verdict(checks)["healthy"])))
+        for _, r in checks.iterrows():
+            key = _check_key(r)
+            rows += [(g, f"{key}/status", STATUS_CODE[r["status"]]), (g, f"{key}/value", r["value"])]
+    out = pd.DataFrame(rows, columns=["generator", "name", "value"])
+    return out[pd.to_numeric(out.value, errors="coerce").notna()].astype({"value": float})
+
+def _subgroup_rows(subgroups: pd.DataFrame) -> pd.DataFrame:
+    """Tidy rows of the per-group table: name `attribute=group/metric`; withheld numbers (NaN) left out."""
+    if subgroups.empty: return pd.DataFrame(columns=["generator", "name", "value"])
+    s = subgroups[subgroups.value.notna()]
+    return pd.DataFrame({"generator": s.generator, "name": s.attribute + "=" + s.group.astype(str) + "/" + s.metric, "value": s.value})
+
+def _detection_rows(detection: pd.DataFrame) -> pd.DataFrame:
+    """Tidy rows of the detection-features table: name `feature/auc_coarse` (and auc_exact, auc_missing)."""
+    if detection.empty: return pd.DataFrame(columns=["generator", "name", "value"])
+    long = detection.melt(id_vars=["generator", "feature"], value_vars=["auc_coarse", "auc_exact", "auc_missing"])
+    return pd.DataFrame({"generator": long.generator, "name": long.feature + "/" + long.variable, "value": long.value})
 
 # %% ../../nbs/30_studies.synthesis.ipynb #1910f6d7
+def _stacked(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One table of the generators' tables, each row with its `generator`."""
+    return pd.concat([t.assign(generator=g) for g, t in tables.items()], ignore_index=True)
+
 def _timed(rows: list, generator: str, step: str, fn, *args, **kwargs):
     """Run fn, appending (generator, step, seconds) to rows."""
     t0 = time.perf_counter(); out = fn(*args, **kwargs)
@@ -92,15 +141,82 @@ def _timed(rows: list, generator: str, step: str, fn, *args, **kwargs):
 
 def usable_for_utility(synthetic: dict[str, pd.DataFrame], # generator -> synthetic rows
                        outcome: str, # the outcome the utility models predict
-                      ) -> tuple[dict[str, pd.DataFrame], list[str]]:
-    """Split off synthetic tables whose outcome collapsed to one class (no classifier can train): kept, and warnings."""
-    kept, warnings = {}, []
+                       health: dict[str, pd.DataFrame] | None = None, # generator -> health_checks table (None: only the outcome's classes)
+                      ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """Split off synthetic tables no utility number may come from (a failed health check, or one outcome class): kept, and generator -> why not."""
+    kept, withheld = {}, {}
     for g, s in synthetic.items():
-        try:
-            check_binary_outcome(s[outcome], outcome, f"synthetic '{g}'"); kept[g] = s
-        except FairsynthError as e:
-            warnings.append(f"{e}: {g} is left out of the utility comparison (its rows collapsed the outcome).")
-    return kept, warnings
+        reason = unusable_reason(health[g], "utility", outcome=outcome) if health and g in health else None
+        if reason is None:
+            try: check_binary_outcome(s[outcome], outcome, f"synthetic '{g}'")
+            except FairsynthError as e: reason = str(e)
+        if reason is None: kept[g] = s
+        else: withheld[g] = f"{g} is left out of the utility comparison on '{outcome}': {reason}"
+    return kept, withheld
+
+# %% ../../nbs/30_studies.synthesis.ipynb #5e7c0021
+def sensitive_groups(real: pd.DataFrame, # real rows (the training split)
+                     spec: DatasetSpec, # roles: its sensitive attributes
+                    ) -> list[tuple[str, str]]:
+    """(attribute, group label) for each level of each sensitive attribute in the real rows, largest group first."""
+    return [(a, str(g)) for a in spec.sensitive for g in categorical_labels(real[a]).value_counts().index]
+
+def _in_group(df: pd.DataFrame, attribute: str, group: str) -> np.ndarray:
+    """Boolean mask of the rows of `df` in the group (labels compared as `categorical_labels`)."""
+    return (categorical_labels(df[attribute]) == group).to_numpy()
+
+# %% ../../nbs/30_studies.synthesis.ipynb #5e7c0023
+def _group_fidelity(real_g: pd.DataFrame, syn_g: pd.DataFrame, spec: DatasetSpec, attribute: str) -> float:
+    """Mean KS / TV complement of the group's synthetic rows against its real rows, the attribute itself left out."""
+    scores = column_similarity(real_g, syn_g, spec)
+    return float(scores.loc[scores.column != attribute, "score"].mean())
+
+def subgroup_results(train: pd.DataFrame, # real training rows
+                     test: pd.DataFrame, # real hold-out rows
+                     spec: DatasetSpec, # roles and types
+                     outcome: str, # the outcome of the utility models
+                     synthetic: dict[str, pd.DataFrame], # generator -> synthetic rows
+                     withheld: dict[str, str] | None = None, # generator -> why no utility number may come from it
+                     health: dict[str, pd.DataFrame] | None = None, # generator -> health_checks table
+                     seed: int = 0, # seed of the random forests
+                     model: str = "random_forest", # the utility model (a key of metrics.utility.UTILITY_MODELS)
+                    ) -> pd.DataFrame:
+    """Per sensitive group and table: rows, share, outcome rate, fidelity within the group, AUROC on the group's hold-out rows."""
+    withheld, health = withheld or {}, health or {}
+    rows = []
+    add = lambda a, g, gen, metric, value, note="": rows.append((a, g, gen, metric, float(value), note))
+    groups = sensitive_groups(train, spec)
+    for a, g in groups:
+        real_g = train[_in_group(train, a, g)]
+        for name, df in {"real": train, **synthetic}.items():
+            mask = _in_group(df, a, g); sub = df[mask]
+            reason = unusable_reason(health[name], "group", group=(a, g)) if name in health else None
+            add(a, g, name, "rows", mask.sum()); add(a, g, name, "share", mask.mean() if len(df) else np.nan)
+            y = pd.to_numeric(sub[outcome], errors="coerce").dropna()
+            add(a, g, name, "outcome_rate", y.mean() if len(y) else np.nan, "" if len(y) else "no rows of this group")
+            if name == "real": continue
+            if len(sub) == 0 or reason:
+                add(a, g, name, "fidelity", np.nan, reason or "the synthetic table has no rows of this group")
+            else: add(a, g, name, "fidelity", _group_fidelity(real_g, sub, spec, a))
+    X_test, y_test = xy(test, spec, outcome, where="the real test split")
+    masks = {(a, g): _in_group(test.loc[X_test.index], a, g) for a, g in groups}
+    for name, df in {"real": train, **synthetic}.items():
+        p_hat = None
+        if name not in withheld:
+            X, y = xy(df, spec, outcome, where=f"synthetic '{name}'" if name != "real" else "the real training split")
+            p_hat = make_model(model, spec, list(X.columns), seed).fit(X, y).predict_proba(X_test)[:, 1]
+        for (a, g), mask in masks.items():
+            y_g = y_test.to_numpy()[mask]
+            group_reason = unusable_reason(health[name], "group", outcome=outcome, group=(a, g)) if name in health else None
+            if len(set(y_g)) < 2:
+                note = (f"the hold-out has {len(y_g)} row(s) of this group, all with {outcome} = {y_g[0]}: AUROC is undefined"
+                        if len(y_g) else "the hold-out has no row of this group")
+                add(a, g, name, f"auroc_{model}", np.nan, note)
+            elif p_hat is None: add(a, g, name, f"auroc_{model}", np.nan, withheld[name])
+            elif group_reason: add(a, g, name, f"auroc_{model}", np.nan, group_reason)
+            else: add(a, g, name, f"auroc_{model}", roc_auc_score(y_g, p_hat[mask]))
+            if name == "real": add(a, g, name, "holdout_rows", len(y_g)); add(a, g, name, "holdout_outcome_rate", y_g.mean() if len(y_g) else np.nan)
+    return pd.DataFrame(rows, columns=["attribute", "group", "generator", "metric", "value", "note"])
 
 # %% ../../nbs/30_studies.synthesis.ipynb #6dbb2a62
 def run_synthesis_study(config: SynthesisConfig | None = None, # the study's parameters (default: SynthesisConfig())
@@ -108,7 +224,7 @@ def run_synthesis_study(config: SynthesisConfig | None = None, # the study's par
                         progress: bool = True, # print each long step to stderr
                         data: Dataset | None = None, # a loaded table instead of the config's dataset / CSV
                        ) -> SynthesisResult:
-    """Fit each generator on the training split, sample, and measure fidelity, utility and privacy."""
+    """Fit each generator on the training split, sample, check each table's health, and measure fidelity, utility and privacy."""
     settings = settings or load_settings()
     config = (config or SynthesisConfig()).resolve(settings)
     seed, test_size, epochs = config.seed, config.test_size, config.epochs
@@ -129,21 +245,77 @@ def run_synthesis_study(config: SynthesisConfig | None = None, # the study's par
         log_step(f"{name}: sampling {n_rows} rows", progress)
         synthetic[name] = _timed(timing, name, "sample", gen.sample, n_rows, seed=seed)
     real = train[list(spec.columns)]
+    log_step("checking the health of each synthetic table", progress)
+    outcomes = list(dict.fromkeys([outcome, *spec.outcomes]))
+    correlations = {g: correlation_difference(real, s, spec) for g, s in synthetic.items()}
+    health = {g: health_checks(real, s, spec, outcomes=outcomes, correlations=correlations[g]) for g, s in synthetic.items()}
     log_step("measuring fidelity", progress)
-    per = lambda fn, **kw: pd.concat([fn(real, s, spec, **kw).assign(generator=g) for g, s in synthetic.items()], ignore_index=True)
-    columns, fidelity = per(column_similarity), per(fidelity_summary, seed=seed)
-    quality, correlations = per(quality_score), per(correlation_difference)
+    columns = {g: column_similarity(real, s, spec) for g, s in synthetic.items()}
+    quality = {g: quality_score(real, s, spec) for g, s in synthetic.items()}
+    detection = {g: detection_report(real, s, spec, seed=seed) for g, s in synthetic.items()}
+    fidelity = {g: fidelity_summary(real, s, spec, seed=seed, columns=columns[g], correlations=correlations[g],
+                                    quality=quality[g], detection=detection[g]) for g, s in synthetic.items()}
     log_step(f"measuring utility on '{outcome}' (train on real vs synthetic, test on real hold-out)", progress)
-    trainable, warnings = usable_for_utility(synthetic, outcome)
+    trainable, withheld = usable_for_utility(synthetic, outcome, health)
     utility = utility_table(train, test, spec, outcome=outcome, synthetic=trainable, seed=seed)
+    log_step("measuring fidelity and utility within each sensitive group", progress)
+    subgroups = subgroup_results(train, test, spec, outcome, synthetic, withheld, health, seed=seed)
     log_step("measuring privacy (distance to closest record)", progress)
-    distances = pd.concat([dcr(train, s, test, spec, seed=seed, max_rows=config.privacy_rows).assign(generator=g) for g, s in synthetic.items()], ignore_index=True)
-    privacy = pd.concat([privacy_summary(train, s, test, spec, seed=seed, max_rows=config.privacy_rows).assign(generator=g) for g, s in synthetic.items()], ignore_index=True)
+    distances = {g: dcr(train, s, test, spec, seed=seed, max_rows=config.privacy_rows) for g, s in synthetic.items()}
+    privacy = {g: privacy_summary(train, s, test, spec, seed=seed, max_rows=config.privacy_rows, distances=distances[g]) for g, s in synthetic.items()}
     params = {**config.parameters(), "dataset": spec.name, "rows": n_rows, "outcome": outcome, "train_rows": len(train), "test_rows": len(test)}
     log_step("done", progress)
     return SynthesisResult(params, spec, outcome, train, test, synthetic,
-                           pd.DataFrame(timing, columns=["generator", "step", "seconds"]), columns, fidelity, quality,
-                           correlations, utility, privacy, distances, provenance(params, ds.sha256, settings), warnings)
+                           pd.DataFrame(timing, columns=["generator", "step", "seconds"]), _stacked(columns), _stacked(fidelity),
+                           _stacked(quality), _stacked(correlations), utility, _stacked(privacy), _stacked(distances),
+                           provenance(params, ds.sha256, settings), list(withheld.values()), health, subgroups,
+                           _stacked({g: table for g, (_, table) in detection.items()}))
+
+# %% ../../nbs/30_studies.synthesis.ipynb #5e7c0031
+def _what_failed(checks: pd.DataFrame, status: str = "fail") -> str:
+    """The checks of that status in short, e.g. 'outcome_classes (death: overall and 4 groups); distinct_rows'."""
+    parts = []
+    for check, rows in checks[checks.status == status].groupby("check", sort=False):
+        cols = ", ".join(dict.fromkeys(str(c) for c in rows.column if isinstance(c, str) and c))
+        n_groups, overall = int(rows.group.notna().sum()), bool(rows.group.isna().any())
+        scope = " and ".join(p for p in ("overall" if overall else "", f"{n_groups} group(s)" if n_groups else "") if p)
+        where = ": ".join(p for p in (cols, scope if n_groups else "") if p)
+        parts.append(f"{check} ({where})" if where else check)
+    return "; ".join(parts)
+
+def generator_labels(res: SynthesisResult, # a finished study
+                     detail: bool = True, # name the failed checks (False: only '⚠ failed')
+                    ) -> dict[str, str]:
+    """Generator -> its name, marked '⚠ failed' (with what failed) when its table failed a health check."""
+    out = {}
+    for g in res.synthetic:
+        checks = res.health.get(g)
+        healthy = checks is None or health_verdict(checks)["healthy"]
+        out[g] = g if healthy else f"{g} ⚠ failed" + (f": {_what_failed(checks)}" if detail else "")
+    return out
+
+def verdict_table(res: SynthesisResult, # a finished study
+                  model: str = "random_forest", # the utility model whose AUROC is shown
+                 ) -> pd.DataFrame:
+    """One row per generator: health, quality, detection AUCs, TSTR AUROC against real, DCR ratio and privacy reading."""
+    fid = res.fidelity.pivot_table(index="generator", columns="metric", values="value")
+    auc = res.utility[(res.utility.model == model) & (res.utility.metric == "auroc")].set_index("train_on")["value"]
+    priv = res.privacy.pivot_table(index="generator", columns="metric", values="value")
+    rows = []
+    for g in res.synthetic:
+        verdict = health_verdict(res.health[g])
+        warned = _what_failed(res.health[g], "warn")
+        health = ("ok" if not warned else f"ok (warned: {warned})") if verdict["healthy"] else f"⚠ failed: {_what_failed(res.health[g])}"
+        withheld = next((w for w in res.warnings if w.startswith(f"{g} ")), "")
+        ratio = priv.loc[g, "dcr_median_synthetic"] / priv.loc[g, "dcr_median_holdout"] if priv.loc[g, "dcr_median_holdout"] > 0 else np.nan
+        rows.append({"generator": g, "health": health, "quality": fid.loc[g].get("quality_score", np.nan),
+                     "detection_auc": fid.loc[g].get("detection_auc", np.nan),
+                     "detection_auc_coarse": fid.loc[g].get("detection_auc_coarse", np.nan),
+                     f"auroc_{model}": auc.get(g, np.nan), "auroc_real": auc.get("real", np.nan),
+                     "auroc_gap": auc.get(g, np.nan) - auc.get("real", np.nan), "dcr_ratio": ratio,
+                     "privacy": privacy_reading(res.health[g], res.privacy[res.privacy.generator == g]),
+                     "withheld": withheld})
+    return pd.DataFrame(rows)
 
 # %% ../../nbs/30_studies.synthesis.ipynb #62bb2728
 def summary_line(res: SynthesisResult) -> str:

@@ -23,20 +23,22 @@ import pandas as pd
 from ..core import FairsynthError, Settings, load_settings, sha256_frame
 from ..data import load_dataset, patient_split
 from ..generators.base import get_generator
+from ..metrics.health import health_checks
 from ..metrics.causal_inference import (BASE_LEARNERS, LEARNERS, PROPENSITY_MODELS, SimulatedTreatment, outcome_kind,
                                                 simulated_treatment, treatment_metrics, treatment_reference)
 from ..spec import DatasetSpec, load_spec
-from .common import (data_label, draw_seed, epoch_params, group_folder, load_study_data, narrow_spec, parse_json_object,
-                                      parse_list, repeat_intervals, resolve_source, t_interval)
+from .common import (WITHHELD, HealthLayout, data_label, draw_seed, epoch_params, group_folder, health_rows,
+                                      load_study_data, narrow_spec, parse_json_object, parse_list, repeat_intervals, resolve_source,
+                                      t_interval, withheld_reasons)
 from .framework import GridConfig, Page, Study, option, register_study
 
 # %% auto #0
-__all__ = ['TREATMENT_DESIGNS', 'BASES', 'ARMS', 'HOLDOUT', 'HIGHER_IS_BETTER', 'HEADLINE', 'STUDY', 'TreatmentDesign',
-           'resolve_treatment_design', 'report_place', 'TreatmentData', 'treatment_data', 'treatment_split',
-           'synthetic_arm', 'treatment_cell', 'treatment_cells', 'summarise_treatment', 'steam_gain', 'metrics_table',
-           'plot_treatment_metrics', 'plot_ate', 'plot_learners', 'TreatmentConfig', 'base_parameters',
-           'treatment_design', 'load_treatment', 'treatment_designs', 'treatment_study_cells', 'treatment_pages',
-           'treatment_store_name', 'treatment_folder']
+__all__ = ['TREATMENT_DESIGNS', 'BASES', 'ARMS', 'HOLDOUT', 'OUTCOME_METRICS', 'HEALTH', 'HIGHER_IS_BETTER', 'HEADLINE', 'STUDY',
+           'TreatmentDesign', 'resolve_treatment_design', 'report_place', 'TreatmentData', 'treatment_data',
+           'treatment_split', 'synthetic_arm', 'arm_health', 'arm_withheld', 'withhold_metrics', 'treatment_cell',
+           'treatment_cells', 'summarise_treatment', 'steam_gain', 'metrics_table', 'plot_treatment_metrics',
+           'plot_ate', 'plot_learners', 'TreatmentConfig', 'base_parameters', 'treatment_design', 'load_treatment',
+           'treatment_designs', 'treatment_study_cells', 'treatment_pages', 'treatment_store_name', 'treatment_folder']
 
 # %% ../../nbs/36_studies.treatment.ipynb #d21811dd
 TREATMENT_DESIGNS: dict[str, dict[str, Any]] = {
@@ -199,6 +201,43 @@ def synthetic_arm(train: pd.DataFrame, # real training rows (the generators see 
     rows = gen.sample(n or len(train), seed=seed)
     return rows, {"fit_seconds": fit_s, "sample_seconds": time.perf_counter() - t0 - fit_s}
 
+# %% ../../nbs/36_studies.treatment.ipynb #d16e0001
+OUTCOME_METRICS = ("U_PEHE", "PEHE", "ATE", "ATE_error", "ATE_covered")  # metrics read from the synthetic table's outcome
+HEALTH = HealthLayout(keys=("base", "arm"), overall="", fixed=dict(learner="", data="synthetic", lo=np.nan, hi=np.nan))  # where the rows keep each synthetic table's health
+
+def arm_health(fit_rows: pd.DataFrame, # the real rows the generators were fitted on
+               syn: pd.DataFrame, # one arm's synthetic rows
+               data: TreatmentData, # the study table (its spec: the outcome checked when binary)
+              ) -> pd.DataFrame:
+    """`health_checks` of one arm's table against the rows its generator was fitted on."""
+    return health_checks(fit_rows[list(data.spec.columns)], syn, data.spec)
+
+def arm_withheld(checks: pd.DataFrame, # `health_checks` of one arm's table
+                 data: TreatmentData, # the study table
+                 group: str | None, # the subgroup attribute of the per-group rows
+                ) -> dict[Any, tuple[str, str]]:
+    """`withheld_reasons` of the arm's table: its outcome when binary (a continuous outcome has no classes to lose) and
+    the subgroups of `group` when it is a sensitive attribute."""
+    values = list(pd.unique(data.frame[group].dropna())) if group in data.spec.sensitive else []
+    return withheld_reasons(checks, data.outcome if data.spec.outcomes else None, group, values)
+
+def withhold_metrics(rows: pd.DataFrame, # one arm's metric rows (`_arm_rows`)
+                     reasons: Mapping[Any, tuple[str, str]], # from `arm_withheld`
+                    ) -> pd.DataFrame:
+    """The rows with each metric the table cannot carry NaN, `status` 'withheld' and the reason in `note`: a lost
+    subgroup's rows, and the outcome metrics (`OUTCOME_METRICS`) of a one-class outcome, overall or in a subgroup."""
+    rows = rows.copy()
+    if not reasons: return rows
+    group = rows.group.fillna("").astype(str)
+    hit, note = pd.Series(False, index=rows.index), pd.Series(None, index=rows.index, dtype=object)
+    for part, (scope, reason) in sorted(reasons.items(), key=lambda kv: kv[0] is None):  # a group's own reason first
+        mask = ((rows.data == "synthetic") & (rows.metric.isin(OUTCOME_METRICS) if scope == "outcome" else True)
+                & ((group == str(part)) if part is not None else True) & ~hit)
+        hit |= mask; note[mask] = reason
+    rows.loc[hit, ["value", "lo", "hi"]] = np.nan
+    rows.loc[hit, "status"], rows.loc[hit, "note"] = WITHHELD, note[hit]
+    return rows
+
 # %% ../../nbs/36_studies.treatment.ipynb #610aae0b
 def _sim_truth(data: TreatmentData, test: pd.DataFrame) -> np.ndarray | None:
     return None if data.truth is None else np.asarray(data.truth.cate(test), dtype=float)
@@ -221,7 +260,7 @@ def _arm_rows(metrics: pd.DataFrame, syn: pd.DataFrame, data: TreatmentData, arm
 def treatment_cell(params: Mapping[str, Any], # one cell of the grid (see `treatment_cells`)
                    settings: Settings | None = None, # run settings (default: load_settings() in the worker)
                   ) -> pd.DataFrame:
-    """Run one repeat for one base generator: the reference, then both arms' metrics."""
+    """Run one repeat for one base generator: the reference, then both arms' metrics (their tables health-checked)."""
     p = dict(params)
     design = resolve_treatment_design(p["setup"], p["treatment"], p["outcome"], p["subgroup"], p.get("spec_path"))
     data = treatment_data(design, settings, p["n_simulated"], p["seed"])
@@ -235,8 +274,12 @@ def treatment_cell(params: Mapping[str, Any], # one cell of the grid (see `treat
     for arm in ARMS:
         syn, times = synthetic_arm(fit_rows, data, p["base"], arm, json.loads(p["base_params"]), json.loads(p["steam_params"]),
                                    seed, len(train))
+        t0 = time.perf_counter()
+        checks = arm_health(fit_rows, syn, data)
+        times = {**times, "health_seconds": time.perf_counter() - t0}
         metrics = treatment_metrics(ref, syn, real_train=train)
-        frames.append(_arm_rows(metrics, syn, data, arm, times))
+        frames.append(withhold_metrics(_arm_rows(metrics, syn, data, arm, times), arm_withheld(checks, data, design.group)))
+        frames.append(pd.DataFrame(health_rows(checks, HEALTH, arm=arm)))
         if arm == ARMS[0]: frames.append(metrics[metrics.data == "real"].assign(arm="real"))
     frames.append(_arm_rows(treatment_metrics(ref, test, real_train=train), test, data, HOLDOUT, {}))
     sizes = [dict(metric=k, learner="", group="", data="real", value=float(v), lo=np.nan, hi=np.nan, arm="real")
@@ -244,7 +287,7 @@ def treatment_cell(params: Mapping[str, Any], # one cell of the grid (see `treat
                           ("treated_rate", train[design.treatment].mean()),
                           ("outcome_mean", pd.to_numeric(train[design.outcome], errors="coerce").mean()))]
     out = pd.concat([*frames, pd.DataFrame(sizes)], ignore_index=True)
-    return out[["arm", "metric", "learner", "group", "data", "value", "lo", "hi"]]
+    return out[["arm", "metric", "learner", "group", "data", "value", "lo", "hi", *[c for c in ("column", "status", "note") if c in out]]]
 
 # %% ../../nbs/36_studies.treatment.ipynb #74eefa14
 def treatment_cells(setup: str, # a key of TREATMENT_DESIGNS or a dataset with a treatment
@@ -416,7 +459,7 @@ class TreatmentConfig(GridConfig):
     outcome: str | None = None  # outcome Y (default: the setup's, else the spec's first outcome)
     group: str | None = None  # subgroup attribute of the per-group rows (default: the setup's, else the spec's first sensitive attribute)
     bases: str = "gaussian_copula,ctgan,tvae"  # base generators, comma-separated
-    epochs: int = option(100, low=1)  # epochs of ctgan and tvae
+    epochs: int | None = option(None, low=1)  # epochs of ctgan and tvae (default: each one's own, sized to the table's rows)
     generator_params: str | None = None  # JSON {base: {parameters}} on top of the epochs ('{"ctgan": {"batch_size": 200}}')
     steam_params: str | None = None  # JSON of STEAM parameters ('{"outcome_model": "boosting", "noise": "residual"}')
     learners: str = "T,S,DR,RA"  # CATE meta-learners of U_PEHE, comma-separated
@@ -437,7 +480,7 @@ class TreatmentConfig(GridConfig):
 
 def base_parameters(config: TreatmentConfig, # the study's config
                    ) -> dict[str, dict[str, Any]]:
-    """{base: its parameters}: the epochs for ctgan and tvae, then `generator_params` on top."""
+    """{base: its parameters}: the epochs for ctgan and tvae (when given), then `generator_params` on top."""
     out = {b: epoch_params(b, config.epochs) for b in parse_list(config.bases)}
     for b, extra in parse_json_object(config.generator_params, "generator_params").items():
         if not isinstance(extra, Mapping):
