@@ -86,6 +86,16 @@ def test_levels_lost_only_warns_when_chance_explains_it():
     assert status(health_checks(REAL, HEALTHY[HEALTHY.race != "c"], SPEC), "group_share", "race", "race=c") == {"fail"}
 
 
+def test_levels_lost_only_warns_for_a_level_too_rare_to_matter():
+    big_real, big_syn = population(3000, 0), population(3000, 1)
+    real = big_real.assign(smoker=big_real.smoker.where(big_real.index >= 15, "pipe"))  # 15 of 3,000 real rows (0.5%)
+    checks = health_checks(real, big_syn, SPEC)  # an ideal sample of 3,000 would keep it (chance of loss 0.06%)...
+    row = checks[(checks.check == "levels_lost") & (checks.column == "smoker") & checks.group.isna()].iloc[0]
+    assert row.status == "warn" and "too rare to fail the table" in row.message  # ...but 0.5% of rows does not fail a table
+    strict = health_checks(real, big_syn, SPEC, thresholds=HealthThresholds(min_lost_level_share=0.0))
+    assert status(strict, "levels_lost", "smoker") >= {"fail"}
+
+
 def test_group_share_fails_for_a_missing_or_thin_group(healthy_checks):
     thin = pd.concat([HEALTHY[HEALTHY.race != "c"], HEALTHY[HEALTHY.race == "c"].head(5)])
     assert status(health_checks(REAL, thin, SPEC), "group_share", "race", "race=c") == {"fail"}

@@ -37,6 +37,7 @@ class HealthThresholds:
     max_missingness_gap: float = 0.05  # |synthetic - real| missing share of a column above this fails: imputation and complete-case analyses see other rows
     max_missingness_pattern_distance: float = 0.10  # total variation distance between the tables' row missingness patterns above this warns (warn only: with many patterns sampling noise alone moves it)
     max_chance_of_loss: float = 0.01  # a lost level, a short group, a one-class group or a constant column fails only if an ideal sample of the synthetic size shows it with a chance below this; else it warns
+    min_lost_level_share: float = 0.01  # lost levels fail only when together they held at least this share of the real rows (overall or in the group); rarer ones warn: a level of a few patients is too rare to analyse, and leaving it out protects them
     min_outcome_minority_share: float = 0.01  # an outcome whose rarer class is below this share of synthetic rows warns: too few events to train or evaluate a classifier
     min_distinct_row_ratio: float = 0.5  # share of distinct synthetic rows below this x the real table's (same number of rows) fails: the generator repeats a few patterns (collapse)
     max_exact_copy_excess: float = 0.01  # privacy reading: exact copies of training rows beyond the hold-out's own rate by more than this read as memorisation
@@ -89,7 +90,7 @@ def _levels_lost(r: pd.Series, s: pd.Series, column: str, group: str | None, t: 
     if not lost:
         return _row("levels_lost", column, group, "pass", 0.0, 0.0, f"all {len(real_shares)} levels of '{column}' present{_where(group)}")
     chance = (1 - share) ** s.notna().sum()
-    status = "fail" if chance < t.max_chance_of_loss else "warn"
+    status = "fail" if chance < t.max_chance_of_loss and share >= t.min_lost_level_share else "warn"
     named = [lev for lev in lost if real_counts[lev] >= t.min_quoted_rows]
     n_rare = len(lost) - len(named)
     parts = [", ".join(repr(x) for x in named[:5]) + (f" and {len(named) - 5} more" if len(named) > 5 else "")] if named else []
@@ -97,7 +98,8 @@ def _levels_lost(r: pd.Series, s: pd.Series, column: str, group: str | None, t: 
     shown = "; ".join(parts)
     return _row("levels_lost", column, group, status, share, 0.0,
                 f"'{column}' lost {len(lost)} of {len(real_shares)} levels{_where(group)} ({shown}; {share:.1%} of real rows)"
-                + ("" if status == "fail" else f"; {chance:.0%} chance for a sample of this size, may be chance"))
+                + ("" if status == "fail" else f"; {chance:.0%} chance for a sample of this size, may be chance" if chance >= t.max_chance_of_loss
+                   else f"; fewer than {t.min_lost_level_share:.0%} of real rows, too rare to fail the table"))
 
 # %% ../../nbs/28_metrics.health.ipynb #23945c08
 def _group_share(real_share: float, n_group: int, n: int, group: str, column: str, t: HealthThresholds) -> dict:

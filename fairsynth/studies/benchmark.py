@@ -392,7 +392,7 @@ def cell_summary(results: pd.DataFrame, # the grid's rows (GridResult.results)
     """One row per cell: the headline metrics, healthy (1/0/NaN when the generator failed), the failed checks' names and messages, the generator's error."""
     r = results[results.attribute == ""]
     plain = r[(r.outcome == "") & r.metric.isin(list(HEADLINE) + ["healthy"])]
-    wide = plain.pivot_table(index=CELL_KEYS, columns="metric", values="value", aggfunc="first", dropna=False)
+    wide = plain.groupby([*CELL_KEYS, "metric"])["value"].first().unstack("metric")  # only the cells run (a pivot would cross every table with every generator)
     gap = r[r.metric == "tstr_auroc_gap"].groupby(CELL_KEYS)["value"].agg(lambda v: v.mean(skipna=False))
     wide["tstr_auroc_gap"] = gap.reindex(wide.index)
     notes = lambda m: r[r.metric == m].groupby(CELL_KEYS)["note"].agg(lambda v: "; ".join(dict.fromkeys(x for x in v if x)))
