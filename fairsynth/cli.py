@@ -1,4 +1,4 @@
-"""The `fairsynth` command line: run a study into an HTML report, rebuild the index, list datasets,
+"""The `fairsynth` command line: run a study into an HTML report, write a synthetic table with its data card, rebuild the index, list datasets,
 generators and settings. Global flags override settings.ini and FAIRSYNTH_* variables.
 
 Docs: https://fairsynth.github.io/fairsynth/cli.html.md"""
@@ -16,8 +16,8 @@ from .core import FairsynthError, Settings, load_settings
 from .studies.framework import STUDY_MODULES, add_flags, config_from_args, get_study
 
 # %% auto #0
-__all__ = ['SETTING_FLAGS', 'setting_flags', 'settings_from_args', 'run_command', 'index_command', 'datasets_command',
-           'generators_command', 'settings_command', 'llm_server_command', 'build_parser', 'main']
+__all__ = ['SETTING_FLAGS', 'setting_flags', 'settings_from_args', 'run_command', 'synthesize_command', 'index_command',
+           'datasets_command', 'generators_command', 'settings_command', 'llm_server_command', 'build_parser', 'main']
 
 # %% ../nbs/50_cli.ipynb #334e5462
 SETTING_FLAGS = {  # setting -> help of its flag; the flag is --<setting with dashes>
@@ -45,6 +45,15 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     from fairsynth.runner import run_study
     study = get_study(args.study)
     for page in run_study(study, config_from_args(study.config, args, settings), settings): print(f"wrote {page}")
+    return 0
+
+def synthesize_command(args: argparse.Namespace, settings: Settings) -> int:
+    """`fairsynth synthesize`: fit one generator, write the synthetic table and its data card behind the privacy gate."""
+    from fairsynth.export import ExportConfig, synthesize
+    try: result = synthesize(config_from_args(ExportConfig, args, settings), settings)
+    except KeyboardInterrupt:
+        print("fairsynth: interrupted; no synthetic table or data card was written", file=sys.stderr); return 130
+    print(f"wrote {result.table_path}"); print(f"wrote {result.card_paths[0]}"); print(f"wrote {result.card_paths[1]}")
     return 0
 
 def index_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -86,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
         study = get_study(name)
         add_flags(studies.add_parser(name, parents=[flags], help=study.help, description=study.help), study.config)
     run.set_defaults(handler=run_command)
+    from fairsynth.export import ExportConfig
+    syn = sub.add_parser("synthesize", parents=[flags], help="write a synthetic table and its data card (refused if it fails the privacy gate)",
+                         description=ExportConfig.__doc__)
+    add_flags(syn, ExportConfig).set_defaults(handler=synthesize_command)
     for name, handler, help in [("index", index_command, "rebuild reports/index.html"), ("datasets", datasets_command, "list the datasets"),
                                 ("generators", generators_command, "list the generators"), ("settings", settings_command, "show the resolved run settings")]:
         sub.add_parser(name, parents=[flags], help=help).set_defaults(handler=handler)
@@ -98,12 +111,19 @@ def build_parser() -> argparse.ArgumentParser:
 # %% ../nbs/50_cli.ipynb #d76fc17a
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `fairsynth` command."""
-    from fairsynth.runner import StudyFailed
-    args = build_parser().parse_args(argv)
-    try: return args.handler(args, settings_from_args(args))
-    except StudyFailed as e:
-        print(f"fairsynth: {e}", file=sys.stderr); return 1
-    except FairsynthError as e:
-        print(f"fairsynth: error: {e}", file=sys.stderr); return 2
-    except KeyboardInterrupt:
+    try:
+        from fairsynth.runner import StudyFailed, StudyInterrupted
+        args = build_parser().parse_args(argv)
+        try: return args.handler(args, settings_from_args(args))
+        except StudyFailed as e:
+            print(f"fairsynth: {e}", file=sys.stderr); return 1
+        except FairsynthError as e:
+            print(f"fairsynth: error: {e}", file=sys.stderr); return 2
+        except StudyInterrupted as e:  # one line: what the store holds
+            print(f"fairsynth: {e}", file=sys.stderr); return 130
+    except KeyboardInterrupt:  # before the study started (or outside one)
         print("fairsynth: interrupted; finished cells are kept in the store and a rerun resumes", file=sys.stderr); return 130
+    finally:
+        from fairsynth.studies.grid import stop_workers
+        stop_workers()  # no loky worker processes outlive the command
+

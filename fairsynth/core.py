@@ -86,9 +86,11 @@ def _parse_bool(key: str, v: str) -> bool:
     if v.strip().lower() in {"0", "false", "no", "off"}: return False
     raise FairsynthError(f"setting '{key}' must be true or false, got {v!r}")
 
-def _parse_int(key: str, v: str) -> int:
-    try: return int(v)
+def _parse_int(key: str, v: str, low: int | None = None) -> int:
+    try: n = int(v)
     except ValueError: raise FairsynthError(f"setting '{key}' must be an integer, got {v!r}") from None
+    if low is not None and n < low: raise FairsynthError(f"setting '{key}' must be an integer >= {low}, got {n}")
+    return n
 
 # %% ../nbs/00_core.ipynb #37096e07
 def load_settings(overrides: dict[str, Any] | None = None, # values that win over file and environment (CLI flags)
@@ -116,7 +118,7 @@ def load_settings(overrides: dict[str, Any] | None = None, # values that win ove
         raise FairsynthError(f"setting 'device' must be auto, cpu or cuda[:N], got {raw['device']!r}")
     return Settings(data_dir=tuple(rel(p) for p in str(raw["data_dir"]).split(os.pathsep) if p.strip()),
                     reports_dir=rel(raw["reports_dir"]), allow_download=_parse_bool("allow_download", str(raw["allow_download"])),
-                    seed=_parse_int("seed", str(raw["seed"])), repeats=_parse_int("repeats", str(raw["repeats"])),
+                    seed=_parse_int("seed", str(raw["seed"]), low=0), repeats=_parse_int("repeats", str(raw["repeats"]), low=1),
                     device=device, llm_base_url=str(raw["llm_base_url"]), llm_model=str(raw["llm_model"]),
                     llm_cache_dir=rel(raw["llm_cache_dir"]) if str(raw["llm_cache_dir"]).strip().lower() not in ("", "none", "off") else None,
                     source=src)

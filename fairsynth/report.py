@@ -8,18 +8,22 @@ Docs: https://fairsynth.github.io/fairsynth/report.html.md"""
 # %% ../nbs/40_report.ipynb #81adce8c
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import html
 import json
+import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from .core import FairsynthError, atomic_path, atomic_write_text, package_dir
 
 # %% auto #0
-__all__ = ['provenance_html', 'studies_dir', 'render_html', 'without_local_paths', 'execute_study', 'build_index']
+__all__ = ['provenance_html', 'studies_dir', 'render_html', 'without_local_paths', 'page_lock', 'remove_stale_temporaries',
+           'execute_study', 'build_index']
 
 # %% ../nbs/40_report.ipynb #0af74725
 def provenance_html(prov: Mapping[str, Any], # a core.provenance() record
@@ -80,6 +84,66 @@ def without_local_paths(notebook_json: str, # an executed notebook, as JSON text
             cell["source"] = cut(src)
     return json.dumps(nb, indent=1)
 
+_TEMP_PREFIX = "fairsynth-run-"  # temporary folders of report rendering: <tmp>/fairsynth-run-<pid>-<random>
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id is running (and not this one's zombie child)."""
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True  # another user's process
+    return True
+
+@contextlib.contextmanager
+def page_lock(out_html: Path | str, # the report page about to be written
+             ) -> Iterator[Path]:
+    """Hold `.<page>.lock` beside the page (created exclusively, holding this pid): another live run's lock is an error, a dead run's is taken over."""
+    out_html = Path(out_html)
+    lock = out_html.with_name(f".{out_html.name}.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try: fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try: pid = int(lock.read_text().strip() or 0)
+            except (OSError, ValueError): pid = 0
+            if pid and pid != os.getpid() and _alive(pid):
+                raise FairsynthError(f"report page {out_html} is being written by another fairsynth run (pid {pid}); "
+                                     f"wait for it to finish (lock file {lock})") from None
+            lock.unlink(missing_ok=True)  # a stale lock of a run that died
+            continue
+        with os.fdopen(fd, "w") as f: f.write(str(os.getpid()))
+        break
+    else: raise FairsynthError(f"could not take the lock {lock} of report page {out_html}")
+    try: yield lock
+    finally: lock.unlink(missing_ok=True)
+
+def remove_stale_temporaries(tmp_dir: Path | str | None = None, # the temp folder (default: the system's)
+                            ) -> list[Path]:
+    """Delete the rendering folders (partial notebook, kernel connection file) of runs that died; the folders removed."""
+    root, gone = Path(tmp_dir or tempfile.gettempdir()), []
+    for d in root.glob(f"{_TEMP_PREFIX}*"):
+        try: pid = int(d.name[len(_TEMP_PREFIX):].split("-", 1)[0])
+        except ValueError: continue
+        if d.is_dir() and pid != os.getpid() and not _alive(pid):
+            shutil.rmtree(d, ignore_errors=True); gone.append(d)
+    return gone
+
+def _kernel_manager(folder: Path, # the page's temporary folder
+                   ) -> type:
+    """A jupyter kernel manager whose connection file and process output (`kernel.log`) go in `folder`.
+
+    jupyter_client's default puts the connection file in the system's temp folder (left there by a killed run) and
+    lets the kernel process write its own log lines (and, on Ctrl-C, a zmq traceback) to the terminal."""
+    from jupyter_client import AsyncKernelManager
+    class FolderKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: Any):
+            super().__init__(**kwargs)
+            if not self.connection_file: self.connection_file = str(folder / f"kernel-{os.getpid()}-{id(self):x}.json")
+
+        async def start_kernel(self, **kwargs: Any) -> None:
+            with open(folder / "kernel.log", "ab") as log:  # the child keeps its own copy of the descriptor
+                await super().start_kernel(stdout=log, stderr=log, **kwargs)
+    return FolderKernelManager
+
 def execute_study(study: str, # study notebook name in fairsynth/notebooks, e.g. 'synthesis'
                   parameters: dict[str, Any], # papermill parameters
                   out_html: Path | str, # the report page to write
@@ -87,7 +151,7 @@ def execute_study(study: str, # study notebook name in fairsynth/notebooks, e.g.
                   keep_notebook: bool = True, # keep the executed notebook beside the HTML
                   progress: bool = True, # stream progress to the terminal while the notebook runs
                  ) -> Path:
-    """Execute a study notebook with papermill and render it to `out_html`; a failed cell writes nothing."""
+    """Execute a study notebook with papermill and render it to `out_html` (under the page's lock); a failed cell writes nothing."""
     import logging
     import papermill as pm
     template = studies_dir() / f"{study}.ipynb"
@@ -99,12 +163,17 @@ def execute_study(study: str, # study notebook name in fairsynth/notebooks, e.g.
         h = logging.StreamHandler(sys.stderr); h.setFormatter(logging.Formatter("%(message)s"))
         h.addFilter(_progress_lines_only)
         logging.getLogger("papermill").addHandler(h); logging.getLogger("papermill").setLevel(logging.INFO)
-    with tempfile.TemporaryDirectory(prefix="fairsynth-") as tmp:
+    remove_stale_temporaries()
+    # one temporary folder per page, removed on success, error and Ctrl-C (and by the next run after a SIGKILL):
+    # the executed notebook and the kernel's connection file live there
+    with page_lock(out_html), tempfile.TemporaryDirectory(prefix=f"{_TEMP_PREFIX}{os.getpid()}-") as tmp:
         executed = Path(tmp) / f"{study}.ipynb"
         try:
-            pm.execute_notebook(str(template), str(executed), parameters=parameters, progress_bar=progress,
-                                log_output=progress, cwd=tmp, kernel_name="python3")
+            pm.execute_notebook(str(template), str(executed), parameters=parameters, progress_bar=progress, log_output=progress,
+                                cwd=tmp, kernel_name="python3", kernel_manager_class=_kernel_manager(Path(tmp)))
+        except KeyboardInterrupt: raise KeyboardInterrupt(f"interrupted while rendering {out_html.name}") from None
         except pm.PapermillExecutionError as e:  # the cause, named, and no page: a failed cell never becomes a report
+            if e.ename == "KeyboardInterrupt": raise KeyboardInterrupt(f"interrupted while rendering {out_html.name}") from None
             raise FairsynthError(f"the {study} report failed, so no page was written ({out_html.name}): {e.ename}: {e.evalue}") from None
         render_html(executed, out_html, title)
         if keep_notebook:

@@ -9,8 +9,10 @@ Docs: https://fairsynth.github.io/fairsynth/runner.html.md"""
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from pathlib import Path
+from typing import Any
 
 from .core import FairsynthError, Settings, load_settings, log_step, settings_environment
 from .report import build_index, execute_study
@@ -18,11 +20,21 @@ from .studies.framework import (Study, StudyConfig, data_folder, first_failure, 
                                          study_data, study_store)
 
 # %% auto #0
-__all__ = ['StudyFailed', 'page_config', 'run_study']
+__all__ = ['StudyFailed', 'StudyInterrupted', 'stored_cells', 'page_config', 'run_study']
 
 # %% ../nbs/41_runner.ipynb #806b5b3c
 class StudyFailed(FairsynthError):
     """Cells of a study failed: nothing was rendered."""
+
+class StudyInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a study; the message says what the store holds."""
+
+def stored_cells(store: Path, # a grid store
+                ) -> tuple[int, int]:
+    """(finished cells in the store of its latest grid, cells in that grid)."""
+    grid = store / "grid.json"
+    ids = [c["cell_id"] for c in json.loads(grid.read_text())["cells"]] if grid.is_file() else []
+    return sum((store / "cells" / f"{c}.parquet").is_file() for c in ids), len(ids)
 
 def page_config(config: StudyConfig, # the study's config
                 overrides: dict, # the page's narrowed fields
@@ -42,10 +54,22 @@ def run_study(study: Study | str, # a study or its name
     config = config.resolve(settings)
     data = study_data(study, config, settings)
     designs = study.designs(config, data)
+    stores: list[Path] = []
+    try: return _run(study, config, settings, data, designs, stores, progress)
+    except StudyInterrupted: raise
+    except KeyboardInterrupt as e:
+        done = [stored_cells(s) for s in stores]
+        where = "; ".join(f"{d} of {n} cells finished are in {s}" for s, (d, n) in zip(stores, done))
+        during = f" ({e})" if str(e) else ""
+        tail = f"; {where}; a rerun resumes from the store" if stores else "; nothing was stored and no page was written"
+        raise StudyInterrupted(f"interrupted{during}{tail}") from None
+
+def _run(study: Study, config: StudyConfig, settings: Settings, data: Any, designs: list, stores: list[Path], progress: bool) -> list[Path]:
+    """The grids, then the pages, of `run_study` (each store appended to `stores` before its grid runs)."""
     pages, t0 = [], time.perf_counter()  # (page, its config overrides)
     for design in designs:
         if study.cells is not None:
-            store = study_store(study, config, data, design, settings)
+            store = study_store(study, config, data, design, settings); stores.append(store)
             log_step(f"{study.name} grid: {data_folder(study, data)}, {config.repeats} repeat(s) -> {store}", progress)
             grid = run_study_grid(study, config, data, design, settings, progress)
             if grid.failed:

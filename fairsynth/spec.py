@@ -10,18 +10,68 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from .core import FairsynthError
 
 # %% auto #0
-__all__ = ['ColumnType', 'DatasetSpec', 'spec_from_dict', 'load_spec', 'check_binary_outcome', 'validate_frame', 'Dataset']
+__all__ = ['ColumnType', 'MAX_MAGNITUDE', 'check_roles', 'DatasetSpec', 'spec_from_dict', 'load_spec', 'check_binary_outcome',
+           'validate_frame', 'Dataset']
 
 # %% ../nbs/01_spec.ipynb #4a89a23e
 ColumnType = Literal["categorical", "numerical"]
+
+_FIELD_SHAPES = {  # field -> (what it must be, an example), for the messages of `_check_spec_fields`
+    "columns": ("an object of column -> 'categorical' or 'numerical'", '{"age": "numerical", "sex": "categorical"}'),
+    "sensitive": ("an object of sensitive column -> privileged value", '{"sex": "male"}'),
+    "outcome_excludes": ("an object of outcome -> list of columns", '{"long_stay": ["days"]}'),
+    "outcomes": ("a list of column names", '["death"]'), "confounders": ("a list of column names", '["age"]'),
+    "mediators": ("a list of column names", '["income"]'), "id_column": ("a column name or null", '"patient_id"'),
+    "treatment": ("a column name or null", '"smoking_cessation"'), "description": ("text", '"..."'), "domain": ("text", '"..."')}
+_ONE_ROLE = [("outcomes", "mediators"), ("outcomes", "confounders"), ("outcomes", "sensitive"), ("outcomes", "treatment"),
+             ("sensitive", "mediators"), ("treatment", "sensitive"), ("treatment", "confounders"), ("treatment", "mediators")]
+
+def _shape_error(spec_name: Any, field: str, value: Any) -> FairsynthError:
+    """The one-line error for a spec field of the wrong shape, with an example of the right one."""
+    what, example = _FIELD_SHAPES[field]
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+    return FairsynthError(f"spec '{spec_name}': field '{field}' must be {what} (e.g. {example}), got {type(value).__name__} {shown}")
+
+def _check_spec_fields(s: Any) -> None:
+    """Raise a FairsynthError naming the first spec field of the wrong type (a list where an object is wanted, ...)."""
+    if not isinstance(s.name, str) or not s.name.strip():
+        raise FairsynthError(f"spec field 'name' must be a non-empty string, got {type(s.name).__name__} {s.name!r}")
+    is_names = lambda v: isinstance(v, (list, tuple)) and all(isinstance(c, str) for c in v)
+    for f in ("columns", "sensitive", "outcome_excludes"):
+        if not isinstance(getattr(s, f), Mapping): raise _shape_error(s.name, f, getattr(s, f))
+    for f in ("outcomes", "confounders", "mediators"):
+        if not is_names(getattr(s, f)): raise _shape_error(s.name, f, getattr(s, f))
+    for f in ("id_column", "treatment"):
+        if getattr(s, f) is not None and not isinstance(getattr(s, f), str): raise _shape_error(s.name, f, getattr(s, f))
+    for f in ("description", "domain"):
+        if not isinstance(getattr(s, f), str): raise _shape_error(s.name, f, getattr(s, f))
+    for k, v in s.sensitive.items():
+        if v is not None and not isinstance(v, (str, int, float, bool, np.generic)):
+            raise FairsynthError(f"spec '{s.name}': the privileged value of sensitive column '{k}' must be one value "
+                                 f"(text or a number, e.g. {{\"{k}\": \"male\"}}), got {type(v).__name__} {v!r}")
+    for k, v in s.outcome_excludes.items():
+        if not is_names(v): raise _shape_error(s.name, "outcome_excludes", {k: v})
+
+def check_roles(s: Any) -> None:
+    """Raise a FairsynthError naming a column given two roles that exclude each other (e.g. outcome and mediator).
+
+    `spec_from_dict` (every spec read from JSON) and `userdata.from_csv` apply it; a spec built in code may hold
+    overlapping roles for code that narrows them (e.g. `generators.steam.covariate_spec`)."""
+    role = lambda f: set(getattr(s, f)) if f != "treatment" else ({s.treatment} - {None})
+    for a, b in _ONE_ROLE:
+        if both := sorted(role(a) & role(b)):
+            raise FairsynthError(f"spec '{s.name}': column(s) {both} are in both '{a}' and '{b}'; give each column one of "
+                                 "these roles (the studies would otherwise drop it from one of them)")
 
 @dataclasses.dataclass(frozen=True)
 class DatasetSpec:
@@ -39,6 +89,7 @@ class DatasetSpec:
     outcome_excludes: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)  # outcome -> predictors left out for it (they define it or are measured after it)
 
     def __post_init__(self):
+        _check_spec_fields(self)
         bad = {c: t for c, t in self.columns.items() if t not in ("categorical", "numerical")}
         if bad: raise FairsynthError(f"spec '{self.name}': column type(s) {bad} must be 'categorical' or 'numerical'")
         object.__setattr__(self, "outcomes", tuple(self.outcomes))
@@ -93,17 +144,25 @@ class DatasetSpec:
 # %% ../nbs/01_spec.ipynb #70b9f78f
 def spec_from_dict(d: dict[str, Any]) -> DatasetSpec:
     """Build a DatasetSpec from a plain dict (e.g. parsed JSON); unknown keys are named in the error."""
+    if not isinstance(d, Mapping): raise FairsynthError(f"a spec must be a JSON object of fields (name, columns, ...), got {type(d).__name__}")
     known = {f.name for f in dataclasses.fields(DatasetSpec)}
     if unknown := set(d) - known: raise FairsynthError(f"unknown spec field(s) {sorted(unknown)}; known: {sorted(known)}")
     if "name" not in d or "columns" not in d: raise FairsynthError("a spec needs at least 'name' and 'columns'")
-    return DatasetSpec(**{k: tuple(v) if k in ("outcomes", "confounders", "mediators") else v for k, v in d.items()})
+    listed = lambda k, v: tuple(v) if k in ("outcomes", "confounders", "mediators") and isinstance(v, list) else v
+    spec = DatasetSpec(**{k: listed(k, v) for k, v in d.items()})
+    check_roles(spec)
+    return spec
 
 def load_spec(path: str | Path) -> DatasetSpec:
     """Read a DatasetSpec from a JSON file."""
-    try: return spec_from_dict(json.loads(Path(path).read_text()))
-    except (OSError, json.JSONDecodeError) as e: raise FairsynthError(f"cannot read spec file {path}: {e}") from None
+    try: d = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e: raise FairsynthError(f"cannot read spec file {path}: {e}") from None
+    try: return spec_from_dict(d)
+    except FairsynthError as e: raise FairsynthError(f"{e} (spec file {path})") from None
 
 # %% ../nbs/01_spec.ipynb #bd87341f
+MAX_MAGNITUDE = 1e150  # largest |value| a numerical column may hold: beyond it squares (variances, distances) overflow float64
+
 def check_binary_outcome(y: pd.Series, # outcome values
                          outcome: str, # the outcome's name, for the message
                          where: str = "the data", # which table, for the message
@@ -131,6 +190,11 @@ def validate_frame(df: pd.DataFrame, # the table
     for c in spec.numerical:
         if not pd.api.types.is_numeric_dtype(df[c]):
             raise FairsynthError(f"column '{c}' is declared numerical but holds {df[c].dtype} values in {where}")
+        v = df[c].to_numpy(dtype=float, na_value=np.nan)
+        if n := int((np.isinf(v) | (np.abs(np.nan_to_num(v)) > MAX_MAGNITUDE)).sum()):
+            shown = sorted(set(map(str, v[np.isinf(v) | (np.abs(np.nan_to_num(v)) > MAX_MAGNITUDE)])))[:3]
+            raise FairsynthError(f"column '{c}' of {where} has {n} row(s) with infinite or huge values {shown} (beyond "
+                                 f"±{MAX_MAGNITUDE:g}, where fitting overflows): clean the column (set them missing or correct them)")
     for o in spec.outcomes: check_binary_outcome(df[o], o, where)
     for s, priv in spec.sensitive.items():
         if priv is not None and not (df[s] == priv).any():

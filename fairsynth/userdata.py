@@ -15,12 +15,42 @@ import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
 from .core import FairsynthError, sha256_file
-from .spec import Dataset, DatasetSpec, validate_frame
+from .spec import Dataset, DatasetSpec, check_roles, validate_frame
 
 # %% auto #0
-__all__ = ['from_csv', 'patient_split']
+__all__ = ['check_outcomes_present', 'from_csv', 'patient_split']
 
 # %% ../nbs/02b_userdata.ipynb #a922e73a
+_HEADER_KWARGS = ("sep", "delimiter", "encoding", "encoding_errors", "quotechar", "escapechar", "comment", "skiprows",
+                  "skipinitialspace", "compression", "engine")  # read_csv arguments that shape the header row
+
+def _read_table(p: Path, # the CSV file
+                kwargs: dict, # pandas.read_csv arguments
+               ) -> pd.DataFrame:
+    """The CSV as pandas reads it, refusing an empty file, an unreadable one and a header that names a column twice."""
+    if p.stat().st_size == 0: raise FairsynthError(f"data file {p} is empty: it needs a header row and data rows")
+    try:
+        if "header" not in kwargs and "names" not in kwargs:  # pandas would rename a repeated header 'x' to 'x.1'
+            head = pd.read_csv(p, header=None, nrows=1, dtype=str, keep_default_na=False,
+                               **{k: v for k, v in kwargs.items() if k in _HEADER_KWARGS}).iloc[0].tolist()
+            if twice := sorted({h for h in head if head.count(h) > 1}):
+                raise FairsynthError(f"data file {p} names column(s) {twice} more than once in its header; "
+                                     "rename or remove the repeats (otherwise all but the first would be dropped)")
+        return pd.read_csv(p, **kwargs)
+    except pd.errors.EmptyDataError: raise FairsynthError(f"data file {p} is empty: it needs a header row and data rows") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise FairsynthError(f"cannot read data file {p} as CSV: {str(e).strip().splitlines()[0]}") from None
+
+def check_outcomes_present(df: pd.DataFrame, # the table
+                           spec: DatasetSpec, # its spec
+                           where: str = "the table", # name of the table, for the message
+                          ) -> None:
+    """Raise a FairsynthError naming the first outcome with missing values and how many rows lack it."""
+    for o in spec.outcomes:
+        if n := int(df[o].isna().sum()):
+            raise FairsynthError(f"outcome '{o}' is missing in {n} of {len(df)} rows of {where}; drop those rows or fill "
+                                 f"them (a study would train and synthesise on them silently otherwise)")
+
 def from_csv(path: Path | str, # your CSV file
              spec: DatasetSpec, # its spec (column types and roles)
              **read_csv_kwargs, # passed to pandas.read_csv (sep, na_values, ...)
@@ -28,8 +58,10 @@ def from_csv(path: Path | str, # your CSV file
     """A user's own table as a validated `Dataset` (columns [id] + spec columns)."""
     p = Path(path).expanduser()
     if not p.is_file(): raise FairsynthError(f"data file {p} does not exist")
-    df = pd.read_csv(p, **read_csv_kwargs)
+    check_roles(spec)
+    df = _read_table(p, read_csv_kwargs)
     validate_frame(df, spec, where=f"file {p}")
+    check_outcomes_present(df, spec, where=f"file {p}")
     for c in [*spec.outcomes, *([spec.treatment] if spec.treatment else [])]:
         if c in df and not df[c].isna().any() and set(pd.unique(df[c])) <= {0, 1}: df[c] = df[c].astype("int64")
     cols = ([spec.id_column] if spec.id_column else []) + list(spec.columns)

@@ -399,12 +399,37 @@ def test_from_csv_reads_and_validates(tmp_path):
     (lambda d: d.drop(columns="age"), "age"),  # declared column missing from the CSV
     (lambda d: d.assign(sex=None), "sex"),  # an all-missing column
     (lambda d: d.assign(dead=0), "dead"),  # a single-class outcome
+    (lambda d: d.assign(dead=[0, 1, None, 1]), "outcome 'dead' is missing in 1 of 4 rows"),  # refused, not dropped
+    (lambda d: d.assign(age=[50.0, float("inf"), 60, 1e308]), "column 'age'"),  # non-finite values
 ])
 def test_from_csv_errors_name_the_culprit(tmp_path, change, culprit):
     change(TOY).to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(FairsynthError) as err:
         from_csv(tmp_path / "bad.csv", SPEC)
     assert culprit in str(err.value) and "bad.csv" in str(err.value)
+
+
+@pytest.mark.parametrize("text, culprit", [
+    ("", "is empty"),
+    ("pid,sex,age,age,dead\n1,M,50,1,0\n2,F,60,2,1\n", "['age'] more than once"),
+    ("pid,sex,age,dead\n", "has no rows"),
+])
+def test_from_csv_refuses_files_pandas_would_misread(tmp_path, text, culprit):
+    (tmp_path / "bad.csv").write_text(text)
+    with pytest.raises(FairsynthError, match="bad.csv") as err:
+        from_csv(tmp_path / "bad.csv", SPEC)
+    assert culprit in str(err.value)
+
+
+def test_from_csv_header_check_follows_the_separator(tmp_path):
+    """A repeated header is found in a semicolon file too; a comma inside a quoted name is not a separator."""
+    (tmp_path / "semi.csv").write_text("pid;sex;age;sex;dead\n1;M;50;M;0\n")
+    with pytest.raises(FairsynthError, match=r"\['sex'\]"):
+        from_csv(tmp_path / "semi.csv", SPEC, sep=";")
+    TOY.rename(columns={"sex": "sex, self-reported"}).to_csv(tmp_path / "quoted.csv", index=False)
+    spec = DatasetSpec("toy", {"sex, self-reported": "categorical", "age": "numerical", "dead": "categorical"}, id_column="pid",
+                       sensitive={"sex, self-reported": "M"}, outcomes=("dead",))
+    assert from_csv(tmp_path / "quoted.csv", spec).frame.shape == (4, 4)
 
 
 def test_from_csv_missing_file(tmp_path):

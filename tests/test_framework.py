@@ -77,3 +77,51 @@ def test_report_notebooks_ship_inside_the_package_without_outputs():
         assert len(params) == 1, f"{path.name} needs one parameters cell"
         source = "".join(params[0]["source"])
         assert source.startswith("config = {") and "results_dir = None" in source, path.name
+
+
+# --- grid cells keyed by the data -------------------------------------------------------------------------
+
+def _cheap_cell(params, settings=None):
+    """A stand-in for a study's cell (no fitting): one row per cell."""
+    import pandas as pd
+    return pd.DataFrame({"metric": ["rows"], "value": [1.0]})
+
+
+def _user_table(tmp_path):
+    """NHEFS written as a user's CSV + JSON spec (the spec's file is a user's, the rows are NHEFS's)."""
+    from fairsynth.data import load_dataset
+    ds = load_dataset("nhefs")
+    csv, spec = tmp_path / "mine.csv", tmp_path / "mine.json"
+    ds.frame.to_csv(csv, index=False)
+    spec.write_text(json.dumps({**ds.spec.to_dict(), "name": "mine"}))
+    return csv, spec
+
+
+GRID_STUDIES = {"augmentation": {"n_majority": 300}, "fairness": {}, "causal": {}, "treatment": {}, "benchmark": {}}  # small enough for NHEFS
+
+
+@pytest.mark.parametrize("name", list(GRID_STUDIES))
+def test_grid_cells_are_keyed_by_the_data_checksum(name, tmp_path):
+    from fairsynth.core import load_settings
+    from fairsynth.studies.framework import data_checksum, run_study_grid, study_data
+    csv, spec = _user_table(tmp_path)
+    study = dataclasses.replace(get_study(name), cell=_cheap_cell)
+    fields = {f.name for f in dataclasses.fields(study.config)}
+    source = {"datasets": f"{csv}={spec}"} if "datasets" in fields and "csv" not in fields else {"csv": str(csv), "spec": str(spec)}
+    config = study.config(**source, **GRID_STUDIES[name], repeats=1, store=str(tmp_path / "store"))
+    settings = load_settings()
+
+    def run():
+        data = study_data(study, config, settings)
+        return [run_study_grid(study, config, data, d, settings, progress=False) for d in study.designs(config, data)][0], data
+
+    first, data = run()
+    assert first.computed and not first.skipped and data_checksum(data) is not None
+    again, _ = run()  # unchanged data: every cell reused
+    assert not again.computed and again.skipped == first.computed
+    csv.write_text(csv.read_text().replace("\n1,", "\n2,", 3) + "\n")  # the user edits the CSV
+    if name == "treatment":  # its per-process table cache does not look at the file; a rerun is a new process
+        importlib.import_module("fairsynth.studies.treatment")._cached_data.cache_clear()
+    edited, data2 = run()
+    assert data_checksum(data2) != data_checksum(data)
+    assert not edited.skipped and len(edited.computed) == len(first.computed)  # recomputed, none reused

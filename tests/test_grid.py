@@ -90,6 +90,19 @@ def test_rerun_skips_finished_cells(serial):
     pd.testing.assert_frame_equal(again.results, res.results)
 
 
+def test_a_key_such_as_the_data_checksum_enters_every_cell_id(tmp_path):
+    cells, store = [{"seed": s} for s in range(3)], tmp_path / "keyed"
+    assert cell_id({"seed": 0}, key="v1") not in (cell_id({"seed": 0}), cell_id({"seed": 0}, key="v2"))
+    old = run_grid(seeded_cell, cells, store, progress=False, key="sha-v1")
+    assert len(old.computed) == 3
+    new = run_grid(seeded_cell, cells, store, progress=False, key="sha-v2")  # the data changed: nothing reused
+    assert len(new.computed) == 3 and not new.skipped and set(new.computed).isdisjoint(old.computed)
+    same = run_grid(seeded_cell, cells, store, progress=False, key="sha-v2")  # unchanged data: everything reused
+    assert not same.computed and same.skipped == new.computed
+    table = pd.read_parquet(store / "results.parquet")
+    assert set(table.cell_id) == set(new.computed)  # the table holds the current data's cells only
+
+
 def test_two_processes_give_the_same_table(serial, tmp_path):
     two = run_grid(seeded_cell, GRID, tmp_path / "two", n_jobs=2, progress=False)
     assert sorted(two.computed) == sorted(cell_id(p) for p in GRID) and not two.failed

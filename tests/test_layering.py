@@ -23,7 +23,7 @@ LAYERS: dict[str, int] = {
     "fairsynth.models": 3,
     "fairsynth.llm": 4, "fairsynth.generators": 4, "fairsynth.metrics": 4, "fairsynth.figures": 4,
     "fairsynth.studies": 5,
-    "fairsynth.report": 6, "fairsynth.runner": 6, "fairsynth.cli": 6,
+    "fairsynth.report": 6, "fairsynth.runner": 6, "fairsynth.cli": 6, "fairsynth.export": 6,
 }
 UNLAYERED = {"fairsynth", "fairsynth._modidx"}  # the package root (a docstring) and nbdev's index
 

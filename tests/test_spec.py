@@ -51,3 +51,39 @@ def test_valid_table_passes_and_missing_outcomes_are_allowed():
     check_binary_outcome(pd.Series([0, 1, None]), "y")
     with pytest.raises(FairsynthError, match="single class"):
         check_binary_outcome(pd.Series([1, 1, None]), "y", "synthetic 'tvae'")
+
+
+@pytest.mark.parametrize("field, value", [
+    ("sensitive", ["race"]), ("columns", ["race", "age", "died"]), ("id_column", ["pid"]), ("treatment", ["age"]),
+    ("outcomes", "died"), ("confounders", "age"), ("mediators", 3), ("outcome_excludes", ["died"]), ("description", 1.5),
+])
+def test_spec_fields_of_the_wrong_type_are_named(field, value):
+    from fairsynth.spec import spec_from_dict
+    with pytest.raises(FairsynthError, match=f"field '{field}' must be") as e:
+        spec_from_dict({**SPEC.to_dict(), field: value})
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("roles, culprit", [
+    (dict(mediators=("died",)), "'outcomes' and 'mediators'"), (dict(confounders=("died",)), "'outcomes' and 'confounders'"),
+    (dict(treatment="died"), "'outcomes' and 'treatment'"), (dict(mediators=("race",)), "'sensitive' and 'mediators'"),
+])
+def test_a_column_has_one_role(roles, culprit):
+    """Specs read from JSON (and every table read by from_csv) give each column one role; code may narrow overlapping ones."""
+    from fairsynth.spec import check_roles, spec_from_dict
+    with pytest.raises(FairsynthError, match=culprit):
+        spec_from_dict({**SPEC.to_dict(), **roles})
+    with pytest.raises(FairsynthError, match=culprit):
+        check_roles(SPEC.replace(**roles))
+
+
+def test_sensitive_columns_may_stay_confounders():
+    """The registered specs list sensitive attributes among the confounders (causal code drops X from Z): allowed."""
+    assert SPEC.replace(confounders=("age", "race")).confounders == ("age", "race")
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("-inf"), 1e308, -1e200])
+def test_non_finite_and_huge_values_are_counted(bad):
+    with pytest.raises(FairsynthError, match=r"column 'age' of toy.csv has 2 row\(s\)"):
+        validate_frame(toy().assign(age=[50.0, bad, bad, 45.0]), SPEC, where="toy.csv")
+    assert validate_frame(toy().assign(age=[50.0, None, 1e149, 45.0]), SPEC) is not None  # missing and large-but-finite pass

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import sys
 import warnings
 from collections.abc import Mapping
@@ -54,17 +55,35 @@ def sdv_metadata(data: pd.DataFrame, # the table SDV will fit
 _QUIET = ("We strongly recommend saving the metadata", "Only able to sample")  # SDV warnings the wrapper handles
 
 @contextlib.contextmanager
+def _deterministic_torch() -> Iterator[None]:
+    """Deterministic torch kernels (cuDNN included) inside the block; the caller's settings come back after it."""
+    import torch
+    was = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+           torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS's deterministic mode needs it (read at its first use)
+    torch.use_deterministic_algorithms(True, warn_only=True)  # warn, not fail, on an op with no deterministic kernel
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    try: yield
+    finally:
+        torch.use_deterministic_algorithms(was[0], warn_only=was[1])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = was[2], was[3]
+
+@contextlib.contextmanager
 def _sdv_scope(device: str | None) -> Iterator[None]:
-    """Silence the SDV warnings handled here; make 'cuda:N' the current CUDA device; keep ctgan's column transforms on threads."""
+    """Silence the SDV warnings handled here; run ctgan's column transforms in this thread; deterministic torch; 'cuda:N' current."""
     with warnings.catch_warnings(), contextlib.ExitStack() as stack:
         for msg in _QUIET: warnings.filterwarnings("ignore", message=msg)
-        # ctgan's DataTransformer runs Parallel(n_jobs=-1) on tables of 500+ rows: on joblib's default (loky) backend
-        # that leaves idle worker processes behind, which a forked parent (a grid or test worker) waits for at exit
-        stack.enter_context(parallel_config(backend="threading"))
+        # ctgan's DataTransformer runs Parallel(n_jobs=-1) over the columns of tables of 500+ rows. On threads, RDT's
+        # per-column random-state swaps of NumPy's *global* state interleave (same seed, different rows); on loky,
+        # idle worker processes stay behind. The sequential backend runs the columns one after another, here.
+        stack.enter_context(parallel_config(backend="sequential"))
+        if device is not None:  # CTGAN and TVAE (the copula has no device and no torch)
+            stack.enter_context(_deterministic_torch())
         if device and device.startswith("cuda:"):
             import torch
             stack.enter_context(torch.cuda.device(int(device.split(":", 1)[1])))
         yield
+
 
 # %% ../../nbs/11_generators.sdv.ipynb #1669364e
 class SDVGenerator(Generator):
@@ -96,6 +115,7 @@ class SDVGenerator(Generator):
         synth.reset_sampling()
         synth._set_random_state(seed)
         with _sdv_scope(getattr(self, "device_", None)):
+            set_seed(seed)  # global python/numpy/torch streams too, for any draw that does not use SDV's own
             if not conditions: return synth.sample(n)[SDV_TABLE]
             try:
                 out = synth.sample_from_conditions([Condition(conditions, num_rows=n)],

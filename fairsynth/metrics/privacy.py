@@ -1,5 +1,7 @@
 """Does the synthetic table copy its training patients? Distance to closest record (DCR) against a real
-hold-out reference, exact copies, and a distance-based membership-inference attack.
+hold-out reference, exact copies, a distance-based membership-inference attack, column-level disclosure
+(identifier and free-text columns, copied rare values), anonymeter-style singling-out, linkability and
+inference risks, and the privacy gate that decides whether a synthetic table may be shared.
 
 Docs: https://fairsynth.github.io/fairsynth/metrics.privacy.html.md"""
 
@@ -8,20 +10,25 @@ Docs: https://fairsynth.github.io/fairsynth/metrics.privacy.html.md"""
 # %% ../../nbs/23_metrics.privacy.ipynb #93f37b2a
 from __future__ import annotations
 
+import dataclasses
+from math import sqrt
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy.spatial.distance import cdist
 from sklearn.compose import ColumnTransformer
 from sklearn.metrics import roc_auc_score
-from sklearn.neighbors import NearestNeighbors
 
 from ..core import FairsynthError
-from ..tabular import encoded_frame, feature_encoder
+from ..tabular import categorical_labels, encoded_frame, feature_encoder
 from ..spec import DatasetSpec
 
 # %% auto #0
-__all__ = ['dcr_encoder', 'nearest_distance', 'dcr', 'exact_copy_rate', 'membership_inference_auc', 'privacy_summary']
+__all__ = ['dcr_encoder', 'nearest_rows', 'nearest_distance', 'dcr', 'exact_copy_rate', 'membership_inference_auc',
+           'privacy_summary', 'identifier_columns', 'rare_value_copies', 'rare_value_columns', 'close_row_share',
+           'attack_risk', 'singling_out_risk', 'linkability_risk', 'inference_risk', 'PrivacyGateThresholds',
+           'privacy_gate', 'gate_passed']
 
 # %% ../../nbs/23_metrics.privacy.ipynb #4e4a0c9e
 def dcr_encoder(real_train: pd.DataFrame, # the real training split: imputation values and ranges come from it
@@ -37,12 +44,26 @@ def dcr_encoder(real_train: pd.DataFrame, # the real training split: imputation 
     return feature_encoder(spec, columns, scale="minmax", categories=vocab, categorical_weight=0.5).fit(tables[0])
 
 # %% ../../nbs/23_metrics.privacy.ipynb #39d5a19e
+def nearest_rows(reference: np.ndarray, # encoded rows searched (e.g. the synthetic table)
+                 query: np.ndarray, # encoded rows whose nearest reference rows are wanted
+                 k: int = 1, # number of neighbours
+                 block: int = 20_000_000, # at most this many distances held in memory at once
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """L1 distances and indices of the `k` nearest reference rows of each query row (nearest first; ties: lower index)."""
+    k = min(k, len(reference))
+    dist, idx = np.empty((len(query), k)), np.empty((len(query), k), dtype=int)
+    step = max(1, block // max(len(reference), 1))
+    for i in range(0, len(query), step):
+        d = cdist(query[i:i + step], reference, "cityblock")
+        part = d.argmin(axis=1)[:, None] if k == 1 else np.argsort(d, axis=1, kind="stable")[:, :k]
+        idx[i:i + step], dist[i:i + step] = part, np.take_along_axis(d, part, axis=1)
+    return dist, idx
+
 def nearest_distance(reference: np.ndarray, # encoded rows searched (e.g. the real training split)
                      query: np.ndarray, # encoded rows whose nearest reference row is wanted
                     ) -> np.ndarray:
     """L1 distance from each query row to its nearest reference row."""
-    nn = NearestNeighbors(n_neighbors=1, metric="manhattan").fit(reference)
-    return nn.kneighbors(query, return_distance=True)[0][:, 0]
+    return nearest_rows(reference, query)[0][:, 0]
 
 def _subsample(df: pd.DataFrame, max_rows: int | None, rng: np.random.Generator) -> pd.DataFrame:
     """At most `max_rows` rows of `df`, drawn without replacement (all rows, in order, when it is small enough)."""
@@ -117,3 +138,307 @@ def privacy_summary(real_train: pd.DataFrame, # the real training split the gene
               "membership_inference_auc": membership_inference_auc(real_train, synthetic, real_holdout, spec,
                                                                    seed=seed, max_rows=max_rows)}
     return pd.DataFrame({"metric": list(values), "value": [float(v) for v in values.values()]})
+
+# %% ../../nbs/23_metrics.privacy.ipynb #036309b0
+def _is_whole_number(s: pd.Series) -> bool:
+    """True when a numeric column holds only whole numbers (integer codes stored as floats included)."""
+    v = pd.to_numeric(s, errors="coerce").to_numpy(float)
+    v = v[np.isfinite(v)]
+    return len(v) > 0 and bool(np.all(v == np.round(v)))
+
+def identifier_columns(df: pd.DataFrame, # the table to be shared (real or synthetic)
+                       spec: DatasetSpec, # its spec: the id column is reported as kind 'id'
+                       min_distinct_share: float = 0.9, # id-like: at least this share of the non-missing values distinct
+                       min_text_length: float = 20.0, # free text: values at least this many characters long on average
+                       min_text_words: float = 3.0, # free text: values of at least this many words on average
+                       min_text_distinct_share: float = 0.5, # free text: at least this share of the values distinct
+                       min_values: int = 20, # columns with fewer distinct values are not judged
+                      ) -> pd.DataFrame:
+    """Columns that identify patients or hold free text: column, kind ('id', 'id-like', 'free-text'), distinct_share, reason."""
+    rows = []
+    for c in df.columns:
+        s = df[c].dropna()
+        n, k = len(s), s.nunique()
+        share = k / n if n else 0.0
+        if c == spec.id_column:
+            rows.append((c, "id", share, "the spec's patient id column: never shared (the export drops it)")); continue
+        if k < min_values or pd.api.types.is_bool_dtype(s) or pd.api.types.is_datetime64_any_dtype(s): continue
+        if pd.api.types.is_numeric_dtype(s):
+            if share >= min_distinct_share and _is_whole_number(s):
+                rows.append((c, "id-like", share, f"{share:.0%} of its {n} values are distinct whole numbers (a record number?)"))
+            continue  # a measurement with fractions (a weight, a lab value) is no identifier however many values it has
+        text = s.astype(str)
+        length, words = text.str.len().mean(), text.str.split().str.len().mean()
+        if share >= min_text_distinct_share and length >= min_text_length and words >= min_text_words:
+            rows.append((c, "free-text", share, f"{share:.0%} distinct values of {length:.0f} characters and {words:.1f} words "
+                                               "on average: free text can name or describe a patient"))
+        elif share >= min_distinct_share:
+            rows.append((c, "id-like", share, f"{share:.0%} of its {n} values are distinct labels (names, codes or record numbers?)"))
+    return pd.DataFrame(rows, columns=["column", "kind", "distinct_share", "reason"]).astype({"distinct_share": float})
+
+# %% ../../nbs/23_metrics.privacy.ipynb #062dc4bb
+def _comparable(s: pd.Series, spec: DatasetSpec, c: str) -> pd.Series:
+    """A column's values cast so real and synthetic values compare alike: numbers as float, other values as string labels."""
+    if spec.columns.get(c) == "numerical" or (c not in spec.columns and pd.api.types.is_numeric_dtype(s)
+                                               and not pd.api.types.is_bool_dtype(s)):
+        return pd.to_numeric(s, errors="coerce").astype(float) + 0.0
+    return categorical_labels(s)
+
+def rare_value_copies(real_train: pd.DataFrame, # the real training split
+                      synthetic: pd.DataFrame, # the table checked (synthetic, or the real hold-out for the chance level)
+                      spec: DatasetSpec, # column types (columns outside the spec are compared too, numbers or labels by dtype)
+                      max_count: int = 5, # a real value is rare when at most this many training rows hold it
+                     ) -> pd.DataFrame:
+    """Per column of both tables, the share of `synthetic` rows holding a rare real value: column, rare_real_values, synthetic_share, synthetic_rows."""
+    if len(synthetic) == 0: raise FairsynthError("rare_value_copies: the checked table has no rows")
+    if isinstance(max_count, bool) or not isinstance(max_count, (int, np.integer)) or max_count < 1:
+        raise FairsynthError(f"parameter 'max_count' must be a positive integer, got {max_count!r}")
+    rows = []
+    for c in [c for c in real_train.columns if c in synthetic.columns]:
+        counts = _comparable(real_train[c], spec, c).dropna().value_counts()
+        hit = _comparable(synthetic[c], spec, c).isin(counts.index[counts <= max_count])
+        rows.append((c, int((counts <= max_count).sum()), float(hit.mean()), int(hit.sum())))
+    out = pd.DataFrame(rows, columns=["column", "rare_real_values", "synthetic_share", "synthetic_rows"])
+    return out.sort_values(["synthetic_share", "column"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+def rare_value_columns(real_train: pd.DataFrame, # the real training split
+                       synthetic: pd.DataFrame, # the synthetic table
+                       spec: DatasetSpec, # column types
+                      ) -> list[str]:
+    """Columns whose copied rare values the privacy gate judges: every shared column but numerical measurements (unless id-like)."""
+    ids = set(identifier_columns(real_train, spec).column)
+    return [c for c in real_train.columns if c in synthetic.columns and (spec.columns.get(c) != "numerical" or c in ids)]
+
+# %% ../../nbs/23_metrics.privacy.ipynb #1eea5370
+def close_row_share(real_train: pd.DataFrame, # the real training split
+                    real_holdout: pd.DataFrame, # real rows the generator never saw, the reference
+                    synthetic: pd.DataFrame, # the synthetic table
+                    spec: DatasetSpec, # column types
+                    quantile: float = 0.05, # the hold-out DCR quantile that defines 'close'
+                    seed: int = 0, # seed of the subsampling
+                    max_rows: int | None = None, # cap on synthetic and hold-out rows measured (None: all)
+                   ) -> dict[str, float]:
+    """Share of synthetic rows nearer to a training row than the hold-out's `quantile` DCR: share, threshold_distance."""
+    if not 0 < quantile < 1: raise FairsynthError(f"parameter 'quantile' must be between 0 and 1, got {quantile!r}")
+    d = dcr(real_train, synthetic, real_holdout, spec, seed=seed, max_rows=max_rows)
+    cut = float(np.quantile(d.dcr[d.source == "holdout"], quantile))
+    return {"share": float((d.dcr[d.source == "synthetic"] < cut).mean()), "threshold_distance": cut}
+
+# %% ../../nbs/23_metrics.privacy.ipynb #0c76f27a
+_Z95 = 1.959963984540054  # the 97.5% normal quantile
+
+def _wilson(k: float, n: int) -> tuple[float, float]:
+    """Wilson score estimate of a success rate (k successes in n trials) and its 95% error."""
+    den = n + _Z95 ** 2
+    return (k + 0.5 * _Z95 ** 2) / den, _Z95 / den * sqrt(max(k * (n - k) / n, 0.0) + 0.25 * _Z95 ** 2)
+
+def attack_risk(n_success: float, # successful attacks against training patients
+                n_control: float, # successful attacks against control (hold-out) patients
+                n_attacks: int, # attacks against each
+               ) -> dict[str, float]:
+    """Anonymeter's residual risk (attack − control) / (1 − control) and its 95% interval, with both Wilson rates and the count."""
+    if n_attacks < 1: return {"risk": 0.0, "risk_low": 0.0, "risk_high": 1.0, "attack_rate": float("nan"),
+                              "control_rate": float("nan"), "n_attacks": 0}
+    (a, ea), (c, ec) = _wilson(n_success, n_attacks), _wilson(n_control, n_attacks)
+    risk = (a - c) / (1 - c)
+    err = sqrt((ea / (1 - c)) ** 2 + (ec * (a - 1) / (1 - c) ** 2) ** 2)
+    clip = lambda v: float(min(max(v, 0.0), 1.0))
+    return {"risk": clip(risk), "risk_low": clip(risk - err), "risk_high": clip(risk + err), "attack_rate": float(a),
+            "control_rate": float(c), "n_attacks": int(n_attacks)}
+
+def _positive(value, name: str) -> int:
+    """`value` as an int, or a FairsynthError naming parameter `name` unless it is a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise FairsynthError(f"parameter '{name}' must be a positive integer, got {value!r}")
+    return int(value)
+
+# %% ../../nbs/23_metrics.privacy.ipynb #903da128
+def _attack_space(real_train: pd.DataFrame, synthetic: pd.DataFrame, real_holdout: pd.DataFrame, spec: DatasetSpec,
+                  columns: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The three tables encoded once (the DCR encoding of `columns`) and the source column of each encoded feature."""
+    enc = dcr_encoder(real_train, spec, [synthetic, real_holdout], columns=columns)
+    num = [c for c in columns if spec.columns[c] == "numerical"]
+    cat = [c for c in columns if spec.columns[c] == "categorical"]
+    owner = num + ([c for c, labels in zip(cat, enc.named_transformers_["categorical"]["onehot"].categories_) for _ in labels]
+                   if cat else [])
+    return enc.transform(real_train), enc.transform(synthetic), enc.transform(real_holdout), np.array(owner, dtype=object)
+
+def _univariate_queries(syn: pd.DataFrame, n: int, rng: np.random.Generator) -> list[tuple[str, str, object]]:
+    """At most `n` predicates (column, op, value), in random order, each matching exactly one row of `syn`."""
+    queries = []
+    for c in syn.columns:
+        s = syn[c]
+        if s.isna().sum() == 1: queries.append((c, "isna", None))
+        v = s.dropna()
+        if len(v) == 0: continue
+        if pd.api.types.is_float_dtype(v):
+            if (v == v.min()).sum() == 1: queries.append((c, "<=", float(v.min())))
+            if (v == v.max()).sum() == 1: queries.append((c, ">=", float(v.max())))
+        counts = v.value_counts()
+        queries += [(c, "==", x) for x in counts.index[counts == 1]]
+    return [queries[i] for i in rng.permutation(len(queries))[:n]]
+
+def _matches(df: pd.DataFrame, queries: list[tuple[str, str, object]]) -> np.ndarray:
+    """Number of rows of `df` each predicate matches."""
+    out, counts, ordered = np.zeros(len(queries), dtype=int), {}, {}
+    for i, (c, op, x) in enumerate(queries):
+        if op == "isna": out[i] = int(df[c].isna().sum())
+        elif op == "==": out[i] = int(counts.setdefault(c, df[c].value_counts()).get(x, 0))
+        else:
+            v = ordered.setdefault(c, np.sort(df[c].dropna().to_numpy(float)))
+            out[i] = int(np.searchsorted(v, x, side="right")) if op == "<=" else int(len(v) - np.searchsorted(v, x, side="left"))
+    return out
+
+def singling_out_risk(real_train: pd.DataFrame, # the real training split the generator was fitted on
+                      synthetic: pd.DataFrame, # the synthetic table (what the attacker holds)
+                      real_holdout: pd.DataFrame, # real rows the generator never saw (the control)
+                      spec: DatasetSpec, # column types (the spec's columns are attacked)
+                      n_attacks: int = 500, # at most this many singling-out predicates
+                      seed: int = 0, # seed of the predicates' order and of the equal-size samples
+                     ) -> dict[str, float]:
+    """Anonymeter's univariate singling-out risk: predicates unique in the synthetic table that isolate one training patient."""
+    n_attacks, rng = _positive(n_attacks, "n_attacks"), np.random.default_rng(seed)
+    ori, syn, ctrl = (encoded_frame(t, spec, where=w).drop_duplicates() for t, w in
+                      ((real_train, "the real training split"), (synthetic, "the synthetic table"), (real_holdout, "the real hold-out")))
+    n = min(len(ori), len(ctrl))  # equal sizes: a predicate singles out less often in a bigger table
+    ori, ctrl = _subsample(ori, n, rng), _subsample(ctrl, n, rng)
+    queries = _univariate_queries(syn, n_attacks, rng)
+    return attack_risk(int((_matches(ori, queries) == 1).sum()), int((_matches(ctrl, queries) == 1).sum()), len(queries))
+
+# %% ../../nbs/23_metrics.privacy.ipynb #7357c87d
+def linkability_risk(real_train: pd.DataFrame, # the real training split the generator was fitted on
+                     synthetic: pd.DataFrame, # the synthetic table (what the attacker holds)
+                     real_holdout: pd.DataFrame, # real rows the generator never saw (the control)
+                     spec: DatasetSpec, # column types
+                     aux_columns: tuple[list[str], list[str]] | None = None, # the columns of the attacker's two tables (default: the spec's columns in two halves)
+                     n_attacks: int = 500, # target patients attacked in each of the training split and the hold-out
+                     n_neighbors: int = 1, # a link is made when the two halves share one of this many nearest synthetic rows
+                     seed: int = 0, # seed of the target patients
+                    ) -> dict[str, float]:
+    """Anonymeter's linkability risk: the two halves of a patient's record lead to the same nearest synthetic row."""
+    n_attacks, n_neighbors, rng = _positive(n_attacks, "n_attacks"), _positive(n_neighbors, "n_neighbors"), np.random.default_rng(seed)
+    cols = list(spec.columns)
+    a, b = (cols[: len(cols) // 2], cols[len(cols) // 2:]) if aux_columns is None else (list(aux_columns[0]), list(aux_columns[1]))
+    if not a or not b: raise FairsynthError("parameter 'aux_columns' must be two non-empty lists of columns")
+    if bad := [c for c in a + b if c not in spec.columns]:
+        raise FairsynthError(f"parameter 'aux_columns' names column(s) {bad} that are not modelled columns of spec '{spec.name}'")
+    n = min(n_attacks, len(real_train), len(real_holdout))
+    train_x, syn_x, hold_x, owner = _attack_space(real_train, synthetic, real_holdout, spec, list(dict.fromkeys(a + b)))
+    in_a, in_b = np.isin(owner, a), np.isin(owner, b)
+    def links(x: np.ndarray) -> int:
+        x = x[np.sort(rng.choice(len(x), n, replace=False))]
+        near_a, near_b = nearest_rows(syn_x[:, in_a], x[:, in_a], n_neighbors)[1], nearest_rows(syn_x[:, in_b], x[:, in_b], n_neighbors)[1]
+        return sum(bool(set(p) & set(q)) for p, q in zip(near_a, near_b))
+    return attack_risk(links(train_x), links(hold_x), n)
+
+# %% ../../nbs/23_metrics.privacy.ipynb #4058bd1d
+def inference_risk(real_train: pd.DataFrame, # the real training split the generator was fitted on
+                   synthetic: pd.DataFrame, # the synthetic table (what the attacker holds)
+                   real_holdout: pd.DataFrame, # real rows the generator never saw (the control)
+                   spec: DatasetSpec, # column types
+                   secret: str, # the column the attacker guesses
+                   aux_columns: list[str] | None = None, # the columns the attacker knows (default: every other modelled column)
+                   n_attacks: int = 500, # target patients attacked in each of the training split and the hold-out
+                   seed: int = 0, # seed of the target patients
+                   tolerance: float = 0.05, # a numerical guess is right within this relative difference
+                  ) -> dict[str, float]:
+    """Anonymeter's inference risk: a patient's `secret` guessed as that of the nearest synthetic row on the known columns."""
+    n_attacks, rng = _positive(n_attacks, "n_attacks"), np.random.default_rng(seed)
+    if secret not in spec.columns: raise FairsynthError(f"parameter 'secret': '{secret}' is not a modelled column of spec '{spec.name}'")
+    aux = [c for c in spec.columns if c != secret] if aux_columns is None else list(aux_columns)
+    if not aux or (bad := [c for c in aux if c not in spec.columns or c == secret]):
+        raise FairsynthError(f"parameter 'aux_columns' must name modelled columns of spec '{spec.name}' other than the secret "
+                             f"'{secret}', got {aux_columns!r}")
+    n = min(n_attacks, len(real_train), len(real_holdout))
+    train_x, syn_x, hold_x, _ = _attack_space(real_train, synthetic, real_holdout, spec, aux)
+    truth_train, guesses, truth_hold = (encoded_frame(t, spec, [secret], where=w)[secret].to_numpy() for t, w in
+        ((real_train, "the real training split"), (synthetic, "the synthetic table"), (real_holdout, "the real hold-out")))
+    def right(x: np.ndarray, truth: np.ndarray) -> int:
+        rows = np.sort(rng.choice(len(x), n, replace=False))
+        guess, truth = guesses[nearest_rows(syn_x, x[rows])[1][:, 0]], truth[rows]
+        if spec.columns[secret] == "numerical":
+            g, t = guess.astype(float), truth.astype(float)
+            ok = np.abs(g - t) <= tolerance * np.abs(g)
+        else: ok = guess == truth
+        return int((ok | (pd.isna(guess) & pd.isna(truth))).sum())
+    return attack_risk(right(train_x, truth_train), right(hold_x, truth_hold), n)
+
+# %% ../../nbs/23_metrics.privacy.ipynb #c8fd6295
+@dataclasses.dataclass(frozen=True)
+class PrivacyGateThresholds:
+    """The limits of the privacy gate (see the table above for each default's reason)."""
+    max_exact_copy_rate: float = 0.001  # floor of the allowed exact-copy rate; the gate allows max(this, the hold-out's own rate)
+    close_quantile: float = 0.05  # 'close' = nearer to a training row than this quantile of the hold-out's DCRs
+    max_close_share: float = 0.10  # largest share of close synthetic rows (an ideal generator has about close_quantile)
+    rare_max_count: int = 5  # a real value is rare when at most this many training rows hold it
+    max_rare_value_share: float = 0.05  # per column, largest excess of the synthetic share of rare real values over the hold-out's
+    max_membership_auc: float = 0.60  # largest AUROC of the distance membership-inference attack (0.5 = no leak)
+    max_anonymeter_risk: float = 0.10  # largest singling-out, linkability or inference risk (point estimate)
+    anonymeter_significant: bool = True  # fail an attack only when its 95% interval also excludes 0
+    n_attacks: int = 500  # attacks per anonymeter-style risk
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if f.type == "float" and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1):
+                raise FairsynthError(f"privacy gate threshold '{f.name}' must be a number from 0 to 1, got {v!r}")
+        _positive(self.rare_max_count, "rare_max_count"), _positive(self.n_attacks, "n_attacks")
+        if not 0 < self.close_quantile < 1:
+            raise FairsynthError(f"privacy gate threshold 'close_quantile' must be between 0 and 1 (exclusive), got {self.close_quantile!r}")
+
+# %% ../../nbs/23_metrics.privacy.ipynb #15f5126c
+_GATE_COLUMNS = ["check", "column", "value", "threshold", "passed", "why"]
+
+_ATTACKS = {"singling_out": "predicates read off the synthetic table isolate one training patient",
+            "linkability": "two halves of a patient's record are joined through the synthetic table",
+            "inference": "a patient's value of this column is guessed from the nearest synthetic row"}
+
+def privacy_gate(real_train: pd.DataFrame, # the real training split the generator was fitted on
+                 real_holdout: pd.DataFrame, # real rows the generator never saw: the reference and the attacks' control
+                 synthetic: pd.DataFrame, # the synthetic table to be shared
+                 spec: DatasetSpec, # column types and roles
+                 thresholds: PrivacyGateThresholds = PrivacyGateThresholds(), # the limits
+                 seed: int = 0, # seed of every sample and attack
+                 secrets: Sequence[str] | None = None, # columns the inference attack guesses (default: the outcomes and sensitive attributes)
+                 max_rows: int | None = None, # cap on synthetic and hold-out rows in the distance checks (None: all)
+                ) -> pd.DataFrame:
+    """Every privacy check of a synthetic table before it is shared, one row each: check, column, value, threshold, passed, why."""
+    t, rows = thresholds, []
+    def add(check: str, column: str, value: float, limit: float, passed: bool, why: str) -> None:
+        rows.append((check, column, float(value), float(limit), bool(passed), why))
+    rate, hold_rate = exact_copy_rate(real_train, synthetic, spec), exact_copy_rate(real_train, real_holdout, spec)
+    limit = max(t.max_exact_copy_rate, hold_rate)
+    add("exact_copies", "", rate, limit, rate <= limit, f"share of synthetic rows identical to a training patient's row "
+        f"(fresh patients: {hold_rate:.3f}): each copy discloses a real patient's record")
+    close = close_row_share(real_train, real_holdout, synthetic, spec, quantile=t.close_quantile, seed=seed, max_rows=max_rows)
+    add("close_rows", "", close["share"], t.max_close_share, close["share"] <= t.max_close_share, f"share of synthetic rows nearer "
+        f"to a training row than {t.close_quantile:.0%} of fresh patients are (DCR {close['threshold_distance']:.3f}): near-copies disclose records")
+    auc = membership_inference_auc(real_train, synthetic, real_holdout, spec, seed=seed, max_rows=max_rows)
+    add("membership_inference", "", auc, t.max_membership_auc, auc <= t.max_membership_auc,
+        "AUROC of telling training patients from fresh ones by nearness to synthetic rows (0.5 = none): a leak tells who is a patient")
+    syn_rare = rare_value_copies(real_train, synthetic, spec, t.rare_max_count).set_index("column")
+    hold_rare = rare_value_copies(real_train, real_holdout, spec, t.rare_max_count).set_index("column")
+    for c in rare_value_columns(real_train, synthetic, spec):
+        share = syn_rare.at[c, "synthetic_share"]
+        base = hold_rare.at[c, "synthetic_share"] if c in hold_rare.index else 0.0
+        add("rare_value_copies", c, share, base + t.max_rare_value_share, share <= base + t.max_rare_value_share,
+            f"share of synthetic rows holding a value that at most {t.rare_max_count} training patients have "
+            f"({syn_rare.at[c, 'synthetic_rows']} rows; fresh patients: {base:.3f}): a rare real value points to its patient")
+    secrets = (list(dict.fromkeys([*spec.outcomes, *spec.sensitive])) or list(spec.columns)[-1:]) if secrets is None else list(secrets)
+    risks = {("singling_out", ""): singling_out_risk(real_train, synthetic, real_holdout, spec, n_attacks=t.n_attacks, seed=seed),
+             ("linkability", ""): linkability_risk(real_train, synthetic, real_holdout, spec, n_attacks=t.n_attacks, seed=seed),
+             **{("inference", s): inference_risk(real_train, synthetic, real_holdout, spec, s, n_attacks=t.n_attacks, seed=seed)
+                for s in secrets}}
+    for (check, column), r in risks.items():
+        failed = r["risk"] > t.max_anonymeter_risk and (r["risk_low"] > 0 or not t.anonymeter_significant)
+        add(f"{check}_risk", column, r["risk"], t.max_anonymeter_risk, not failed,
+            f"anonymeter-style risk, 95% interval {r['risk_low']:.2f}-{r['risk_high']:.2f} ({r['n_attacks']} attacks, success "
+            f"{r['attack_rate']:.2f} on training vs {r['control_rate']:.2f} on fresh patients): {_ATTACKS[check]}")
+    return pd.DataFrame(rows, columns=_GATE_COLUMNS)
+
+def gate_passed(gate: pd.DataFrame, # the output of privacy_gate
+               ) -> bool:
+    """True when every check of a privacy gate table passed."""
+    if not set(_GATE_COLUMNS) <= set(gate.columns):
+        raise FairsynthError(f"parameter 'gate' must be the output of privacy_gate (columns {_GATE_COLUMNS})")
+    return bool(gate.passed.astype(bool).all())

@@ -407,10 +407,10 @@ class AugmentationConfig(GridConfig):
     explore: bool = option(True, run=True)  # draw the exploratory figures (--no-explore: skip them; they refit each generator once per group)
 
     def check(self) -> None:
-        """The sensitivity sizes are integers and the generator parameters one JSON object."""
+        """The sensitivity sizes are integers and each generator accepts its parameters (built once, before any cell runs)."""
         super().check()
         minority_sizes(self)
-        generator_parameters(parse_list(self.generator), self.epochs, self.generator_params)
+        for name, params in config_generator_params(self).items(): get_generator(name, **params)
 
 def config_generator_params(config: AugmentationConfig, # the study's config
                            ) -> dict[str, dict[str, Any]]:

@@ -109,7 +109,11 @@ def resolve_causal_design(ds: Dataset, # the loaded table
     if outcome not in spec.outcomes: raise FairsynthError(f"parameter 'outcome': '{outcome}' is not an outcome of '{spec.name}' {list(spec.outcomes)}")
     z = tuple(confounders if confounders is not None else d.get("confounders", spec.confounders))
     w = tuple(mediators if mediators is not None else d.get("mediators", spec.mediators))
-    z, w = tuple(c for c in z if c not in (attribute, outcome)), tuple(c for c in w if c not in (attribute, outcome))
+    for name, given in (("confounders", confounders), ("mediators", mediators)):  # a list the user gave is taken as given
+        if given is not None and (clash := [c for c in given if c in (attribute, outcome)]):
+            raise FairsynthError(f"parameter '{name}': {clash} is the protected attribute or the outcome; it cannot also be "
+                                 f"one of the {name}")
+    z, w = tuple(c for c in z if c not in (attribute, outcome)), tuple(c for c in w if c not in (attribute, outcome))  # the spec's Z may hold X
     for name, cols in (("confounders", z), ("mediators", w)):
         if bad := [c for c in cols if c not in spec.columns]:
             raise FairsynthError(f"parameter '{name}': column(s) {bad} are not modelled columns of '{spec.name}'")

@@ -54,8 +54,9 @@ def data_label(dataset: str, # a dataset key from resolve_source
 
 # %% ../../nbs/38_studies.common.ipynb #1ca0d827
 @functools.lru_cache(maxsize=4)
-def _cached_dataset(dataset: str, spec_path: str | None, data_dir: tuple[str, ...], allow_download: bool) -> Dataset:
-    """Load a dataset once per process (the data folders are part of the key)."""
+def _cached_dataset(dataset: str, spec_path: str | None, data_dir: tuple[str, ...], allow_download: bool,
+                    stamp: tuple = ()) -> Dataset:
+    """Load a dataset once per process (the data folders, and a CSV's and spec's size and time of change, are part of the key)."""
     settings = load_settings({"data_dir": ":".join(data_dir), "allow_download": allow_download})
     return from_csv(dataset, load_spec(spec_path)) if spec_path else load_dataset(dataset, settings=settings)
 
@@ -66,7 +67,16 @@ def load_study_data(dataset: str | Dataset, # registered name, CSV path (with sp
     """The study's table, from the per-process cache unless a Dataset is given."""
     if isinstance(dataset, Dataset): return dataset
     s = settings or load_settings()
-    return _cached_dataset(str(dataset), spec_path, tuple(map(str, s.data_dir)), s.allow_download)
+    stamp = _file_stamp(str(dataset), spec_path) if spec_path else ()
+    return _cached_dataset(str(dataset), spec_path, tuple(map(str, s.data_dir)), s.allow_download, stamp)
+
+def _file_stamp(*paths: str) -> tuple:
+    """(size, modification time) of each file that exists: an edited CSV or spec is read again, not served from the cache."""
+    return tuple((st.st_size, st.st_mtime_ns) if (st := _stat(p)) else None for p in paths)
+
+def _stat(path: str):
+    try: return Path(path).stat()
+    except OSError: return None
 
 # %% ../../nbs/38_studies.common.ipynb #5a557a3b
 def narrow_spec(spec: DatasetSpec, # the dataset's spec

@@ -347,6 +347,7 @@ class FairnessConfig(GridConfig):
             raise FairsynthError(f"parameter 'models': unknown model(s) {bad}; known models: {list(DOWNSTREAM_MODELS)}")
         if clash := {"fairness_weight", "attribute", "outcome", "seed"} & set(parse_json_object(self.generator_params, "generator_params")):
             raise FairsynthError(f"parameter 'generator_params' must not set {sorted(clash)}: the study sets them")
+        get_generator("fair_transformer", **generator_parameters(self))  # unknown or bad generator parameters fail here, before any cell
 
 def generator_parameters(config: FairnessConfig) -> dict[str, Any]:
     """The fair_transformer's parameters of a config: `generator_params` with `epochs` set."""

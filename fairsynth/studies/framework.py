@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import hashlib
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -31,7 +32,7 @@ from .grid import GridResult, run_grid
 # %% auto #0
 __all__ = ['STUDIES', 'STUDY_MODULES', 'option', 'StudyConfig', 'GridConfig', 'field_help', 'add_flags', 'config_from_args',
            'Page', 'Study', 'register_study', 'get_study', 'load_config_data', 'study_data', 'data_folder',
-           'study_store', 'run_study_grid', 'first_failure', 'run_config']
+           'data_checksum', 'study_store', 'run_study_grid', 'first_failure', 'run_config']
 
 # %% ../../nbs/39_studies.framework.ipynb #b3fb765d
 def option(default: Any, # the field's default
@@ -114,6 +115,7 @@ def _check_field(config: StudyConfig, f: dataclasses.Field) -> None:
         raise FairsynthError(f"parameter '{f.name}' must be {' and '.join(p for p in (lo, hi) if p)}, got {value!r}")
 
 # %% ../../nbs/39_studies.framework.ipynb #49d8dd46
+@functools.lru_cache(maxsize=None)
 def field_help(cls: type[StudyConfig]) -> dict[str, str]:
     """Field name -> its trailing comment, over the class and its bases."""
     out: dict[str, str] = {}
@@ -147,8 +149,9 @@ def parameters(self: StudyConfig) -> dict[str, Any]:
 
 @patch
 def resolve(self: StudyConfig, settings: Settings) -> StudyConfig:
-    """The config with the seed (and the repeats, for a grid) taken from `settings` where unset."""
+    """The config with the seed (and the repeats, for a grid) taken from `settings` where unset, and its files as absolute paths."""
     changes = {"seed": settings.seed} if self.seed is None else {}
+    changes |= {k: str(Path(v).resolve()) for k in ("csv", "spec") if (v := getattr(self, k)) and not Path(v).is_absolute()}  # report kernels run elsewhere
     if getattr(self, "repeats", 0) is None: changes["repeats"] = settings.repeats
     return dataclasses.replace(self, **changes)
 
@@ -248,6 +251,15 @@ def data_folder(study: Study, data: Any) -> str:
     """reports/<folder> of the study's data."""
     return study.folder(data) if study.folder else data.spec.name
 
+def data_checksum(data: Any, # a study's data: a Dataset (or anything with `sha256`), or several in `tables`
+                 ) -> str | None:
+    """The data's checksum, which keys the grid's cells: `data.sha256`, or one hash over every table's; None if unknown."""
+    if isinstance(getattr(data, "sha256", None), str): return data.sha256
+    tables = getattr(data, "tables", None)
+    if isinstance(tables, Mapping) and tables and all(isinstance(getattr(t, "sha256", None), str) for t in tables.values()):
+        return hashlib.sha256("|".join(f"{k}={t.sha256}" for k, t in sorted(tables.items())).encode()).hexdigest()
+    return None
+
 def study_store(study: Study, # the study
                 config: StudyConfig, # its config
                 data: Any, # its data
@@ -271,7 +283,7 @@ def run_study_grid(study: Study, # a grid study
     cells = study.cells(config, data, design)
     fn = functools.partial(study.cell, settings=settings)
     return run_grid(fn, cells, study_store(study, config, data, design, settings), n_jobs=config.jobs,
-                    scheduler=config.scheduler, progress=progress)
+                    scheduler=config.scheduler, progress=progress, key=data_checksum(data))
 
 def first_failure(grid: GridResult) -> str:
     """The first failed cell's error, one line (what a user reads when a study fails)."""

@@ -29,7 +29,7 @@ import pandas as pd
 from ..core import FairsynthError, atomic_path, atomic_write_text
 
 # %% auto #0
-__all__ = ['RESERVED_COLUMNS', 'cell_id', 'load_results', 'thread_limits', 'GridResult', 'run_grid']
+__all__ = ['RESERVED_COLUMNS', 'cell_id', 'load_results', 'thread_limits', 'stop_workers', 'GridResult', 'run_grid']
 
 # %% ../../nbs/32_studies.grid.ipynb #bbc3e474
 RESERVED_COLUMNS = ("cell_id", "seconds")  # columns the runner adds to every cell's rows
@@ -45,22 +45,25 @@ def _params_json(params: dict[str, Any]) -> str:
     return json.dumps(params, sort_keys=True, default=_json_default)
 
 def cell_id(params: dict[str, Any], # one cell's parameters (JSON-serialisable values, text keys)
+            key: str | None = None, # text hashed with the parameters, e.g. the data's checksum; None = the parameters alone
            ) -> str:
-    """Stable short id of a cell: the first 16 hex digits of the sha256 of its parameters as sorted JSON."""
+    """Stable short id of a cell: the first 16 hex digits of the sha256 of its parameters as sorted JSON (and of `key`)."""
     if not isinstance(params, dict):
         raise FairsynthError(f"a grid cell must be a dict of parameters, got {type(params).__name__}: {params!r}")
     if bad := [k for k in params if not isinstance(k, str)]:
         raise FairsynthError(f"grid cell parameter names must be text, got {bad!r} in {params!r}")
-    return hashlib.sha256(_params_json(params).encode()).hexdigest()[:16]
+    text = _params_json(params) if key is None else f"{_params_json(params)}\nkey={key}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 # %% ../../nbs/32_studies.grid.ipynb #4fb7c62e
 def _check_grid(cells: Sequence[dict[str, Any]], # the grid, one dict of parameters per cell
+                key: str | None = None, # hashed into every cell's id (see `cell_id`)
                ) -> list[str]:
     """Ids of the grid's cells in order; FairsynthError for a cell that is not a dict, uses a reserved name or repeats another."""
     if isinstance(cells, dict): raise FairsynthError("parameter 'cells' must be a list of dicts, got a single dict")
     ids, first = [], {}
     for i, params in enumerate(cells):
-        cid = cell_id(params)
+        cid = cell_id(params, key)
         if clash := [k for k in params if k in RESERVED_COLUMNS]:
             raise FairsynthError(f"cell {i} of the grid uses the reserved parameter name(s) {clash}: the runner adds those columns")
         if cid in first:
@@ -198,6 +201,19 @@ def _error_text(error: BaseException) -> str:
     """An exception as text: type and message first, then the traceback."""
     return f"{type(error).__name__}: {error}\n\n" + "".join(traceback.format_exception(error))
 
+def _die_with_parent() -> None:
+    """In a worker process on Linux: have the kernel kill this process when the run that started it dies (even by SIGKILL)."""
+    if not sys.platform.startswith("linux"): return
+    import ctypes
+    import signal
+    try: ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError): pass
+
+def _in_loky_worker() -> bool:
+    """Whether this process is one of joblib's loky workers (not a Dask worker, which its nanny looks after)."""
+    import multiprocessing
+    return multiprocessing.current_process().name.startswith("LokyProcess") and os.getppid() != 1
+
 def _run_cell(fn: Callable[[dict[str, Any]], pd.DataFrame], # computes one cell from its parameters
               cid: str, # the cell's id
               params: dict[str, Any], # the cell's parameters
@@ -206,6 +222,7 @@ def _run_cell(fn: Callable[[dict[str, Any]], pd.DataFrame], # computes one cell 
              ) -> tuple[str, bool, pd.DataFrame | str, float]:
     """Compute one cell wherever it runs: (cell id, ok, rows or error text, seconds)."""
     start = time.perf_counter()
+    if in_worker and _in_loky_worker(): _die_with_parent()  # loky workers otherwise idle on for minutes after a SIGKILL
     try:
         with thread_limits(threads, set_environment=in_worker): out = fn(dict(params))
     except Exception as e: return cid, False, _error_text(e), time.perf_counter() - start
@@ -228,9 +245,20 @@ def _local_results(fn: Callable, todo: list[tuple[str, dict[str, Any]]], n_jobs:
         for cid, params in todo: yield _run_cell(fn, cid, params, threads, False)
         return
     from joblib import Parallel, delayed, parallel_config
-    with parallel_config(backend="loky", inner_max_num_threads=threads):
-        parallel = Parallel(n_jobs=n_jobs, batch_size=1, return_as="generator_unordered")
-        yield from parallel(delayed(_run_cell)(fn, cid, params, threads, True) for cid, params in todo)
+    try:  # idle workers leave after 30 s (loky's default: 300 s); an interrupted run stops them at once
+        with parallel_config(backend="loky", inner_max_num_threads=threads, idle_worker_timeout=30):
+            parallel = Parallel(n_jobs=n_jobs, batch_size=1, return_as="generator_unordered")
+            yield from parallel(delayed(_run_cell)(fn, cid, params, threads, True) for cid, params in todo)
+    except BaseException:  # Ctrl-C, or the caller stopped early
+        stop_workers(); raise
+
+def stop_workers() -> bool:
+    """Kill joblib's reusable loky worker processes, if any are running (a run's exit, an interrupt); whether there were."""
+    module = sys.modules.get("joblib.externals.loky.reusable_executor")
+    executor = getattr(module, "_executor", None) if module is not None else None
+    if executor is None: return False
+    executor.shutdown(wait=False, kill_workers=True)
+    return True
 
 def _dask_results(fn: Callable, todo: list[tuple[str, dict[str, Any]]], scheduler: Any, threads: int) -> Iterator[tuple]:
     """Cells' outcomes as they finish on a Dask cluster (an address, or a Client that is left open)."""
@@ -294,6 +322,7 @@ def run_grid(fn: Callable[[dict[str, Any]], pd.DataFrame], # computes one cell f
              threads_per_worker: int = 1, # BLAS / torch threads inside each cell, to avoid oversubscription
              progress: bool = True, # one line per finished cell on stderr: done/total, status, seconds, parameters
              retry_failed: bool = True, # recompute cells that failed in an earlier run; False reports them as failed again without running them
+             key: str | None = None, # hashed into every cell's id (a study passes its data's checksum): stored cells of another key are not reused
             ) -> GridResult:
     """Compute every cell of the grid that the store lacks, storing each the moment it finishes; return all finished cells."""
     start = time.perf_counter()
@@ -303,12 +332,12 @@ def run_grid(fn: Callable[[dict[str, Any]], pd.DataFrame], # computes one cell f
     if not isinstance(threads_per_worker, int) or isinstance(threads_per_worker, bool) or threads_per_worker < 1:
         raise FairsynthError(f"parameter 'threads_per_worker' must be a positive integer, got {threads_per_worker!r}")
     cells = list(cells)
-    ids = _check_grid(cells)
+    ids = _check_grid(cells, key)
     store = Path(store)
     if store.exists() and not store.is_dir(): raise FairsynthError(f"parameter 'store' ({store}) is a file, not a folder")
     (store / "cells").mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(store)
-    atomic_write_text(store / "grid.json", json.dumps({"cells": [{"cell_id": c, "params": p} for c, p in zip(ids, cells)]},
+    atomic_write_text(store / "grid.json", json.dumps({"key": key, "cells": [{"cell_id": c, "params": p} for c, p in zip(ids, cells)]},
                                                       default=_json_default, indent=1))
     params_of = dict(zip(ids, cells))
     skipped = [c for c in ids if _cell_file(store, c).is_file()]
@@ -333,7 +362,8 @@ def run_grid(fn: Callable[[dict[str, Any]], pd.DataFrame], # computes one cell f
         say(str(done), "done" if ok else "FAILED", params_of[cid], seconds, "" if ok else payload)
     finished = _stored_cells(store)
     results = _combine([pd.read_parquet(finished[c]) for c in ids if c in finished])
-    everything = results if set(finished) <= set(ids) else load_results(store)
+    # results.parquet: with a key, this grid's cells only (cells of other data stay in cells/ but out of the table)
+    everything = results if key is not None or set(finished) <= set(ids) else load_results(store)
     with atomic_path(store / "results.parquet") as tmp: everything.to_parquet(tmp, index=False)
     out = GridResult(results=results, computed=computed, skipped=skipped, failed=failed, seconds=time.perf_counter() - start)
     if progress: print(f"[grid] {out.summary()}; table in {store / 'results.parquet'}", file=sys.stderr, flush=True)

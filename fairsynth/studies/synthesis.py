@@ -33,8 +33,8 @@ from ..tabular import categorical_labels, xy
 
 # %% auto #0
 __all__ = ['STATUS_CODE', 'STUDY', 'parse_generators', 'SynthesisConfig', 'SynthesisResult', 'usable_for_utility',
-           'sensitive_groups', 'subgroup_results', 'run_synthesis_study', 'generator_labels', 'verdict_table',
-           'summary_line', 'save_results', 'synthesis_pages']
+           'sensitive_groups', 'subgroup_results', 'synthesis_outcome', 'run_synthesis_study', 'generator_labels',
+           'verdict_table', 'summary_line', 'save_results', 'synthesis_pages', 'synthesis_designs']
 
 # %% ../../nbs/30_studies.synthesis.ipynb #5e7c0001
 def parse_generators(generator: str | list[str]) -> list[str]:
@@ -219,6 +219,17 @@ def subgroup_results(train: pd.DataFrame, # real training rows
     return pd.DataFrame(rows, columns=["attribute", "group", "generator", "metric", "value", "note"])
 
 # %% ../../nbs/30_studies.synthesis.ipynb #6dbb2a62
+def synthesis_outcome(config: SynthesisConfig, # the study's parameters
+                      data: Dataset, # the loaded table
+                     ) -> str:
+    """The outcome the utility models predict: the config's, checked to be an outcome of the table, else the spec's first."""
+    if config.outcome is None: return data.spec.outcome
+    if config.outcome not in data.spec.outcomes:
+        kind = "a column" if config.outcome in data.spec.columns else "no column"
+        raise FairsynthError(f"parameter 'outcome': '{config.outcome}' is {kind} of '{data.spec.name}' but not one of its "
+                             f"binary outcomes {list(data.spec.outcomes)}")
+    return config.outcome
+
 def run_synthesis_study(config: SynthesisConfig | None = None, # the study's parameters (default: SynthesisConfig())
                         settings: Settings | None = None, # run settings (default: load_settings())
                         progress: bool = True, # print each long step to stderr
@@ -231,8 +242,7 @@ def run_synthesis_study(config: SynthesisConfig | None = None, # the study's par
     names = parse_generators(config.generator)
     gens = {n: get_generator(n, **epoch_params(n, epochs), seed=seed) for n in names}
     ds = data if data is not None else load_config_data(config, settings)
-    spec = ds.spec; outcome = config.outcome or spec.outcome
-    spec.features(outcome)  # validates the outcome name
+    spec = ds.spec; outcome = synthesis_outcome(config, ds)
     log_step(f"{spec.name}: {len(ds.frame)} rows; splitting by patient (test_size={test_size}, seed={seed})", progress)
     train, test = patient_split(ds.frame, spec, test_size=test_size, seed=seed)
     if config.max_train_rows and len(train) > config.max_train_rows:
@@ -338,8 +348,16 @@ def save_results(res: SynthesisResult, # a finished study
 
 # %% ../../nbs/30_studies.synthesis.ipynb #5e7c0003
 def synthesis_pages(config: SynthesisConfig, data: Dataset, design: None) -> list[Page]:
-    """The one page of the study: reports/<dataset>/all/synthesis.html."""
-    return [Page("synthesis", "all", "synthesis.html", f"fairsynth: {data.spec.name} synthesis report")]
+    """The one page of the study: reports/<dataset>/all/synthesis.html (a CSV and its spec by their absolute paths: the report's kernel runs elsewhere)."""
+    paths = dict(zip(("csv", "spec"), config.source())) if config.csv else {}
+    return [Page("synthesis", "all", "synthesis.html", f"fairsynth: {data.spec.name} synthesis report", paths)]
+
+def synthesis_designs(config: SynthesisConfig, # the study's parameters
+                      data: Dataset, # the loaded table
+                     ) -> list[None]:
+    """The study's one design (it has no grid), after checking the parameters against the table before anything is fitted."""
+    synthesis_outcome(config, data)
+    return [None]
 
 STUDY = register_study(Study(name="synthesis", config=SynthesisConfig, help="seed-003 study: fidelity, utility and privacy of synthetic data",
-                             designs=lambda config, data: [None], pages=synthesis_pages))
+                             designs=synthesis_designs, pages=synthesis_pages))

@@ -476,7 +476,8 @@ class TreatmentConfig(GridConfig):
         learners = parse_list(self.learners)
         if not learners or any(l not in LEARNERS for l in learners):
             raise FairsynthError(f"parameter 'learners' must name some of {list(LEARNERS)}, got {self.learners!r}")
-        base_parameters(self); parse_json_object(self.steam_params, "steam_params")
+        for base, params in base_parameters(self).items(): get_generator(base, **params)  # unknown bases or parameters fail here
+        parse_json_object(self.steam_params, "steam_params")
 
 def base_parameters(config: TreatmentConfig, # the study's config
                    ) -> dict[str, dict[str, Any]]:
