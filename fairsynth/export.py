@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import inspect
 import json
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .core import FairsynthError, Settings, atomic_path, atomic_write_text, load_settings, log_step, provenance, sha256_file
 from .data import patient_split
-from .generators.base import get_generator
+from .generators.base import generator_class, get_generator
 from .metrics.fidelity import correlation_difference, detection_auc, detection_report, quality_score
 from .metrics.health import health_checks, health_verdict
 from .metrics.privacy import exact_copy_rate, gate_passed, identifier_columns, privacy_gate, rare_value_columns, rare_value_copies
@@ -36,8 +37,9 @@ from .studies.framework import StudyConfig, load_config_data, option
 from .studies.synthesis import subgroup_results, usable_for_utility
 
 # %% auto #0
-__all__ = ['STATUS_STYLE', 'ExportConfig', 'screen_identifiers', 'ExportResult', 'released_checks', 'fit_and_audit',
-           'default_out', 'card_paths', 'data_card', 'card_html', 'PrivacyGateRefused', 'write_card', 'synthesize']
+__all__ = ['STATUS_STYLE', 'GROUP_COLUMNS', 'ExportConfig', 'screen_identifiers', 'ExportResult', 'released_checks',
+           'fit_and_audit', 'default_out', 'card_paths', 'data_card', 'group_table', 'card_html', 'PrivacyGateRefused',
+           'write_card', 'synthesize']
 
 # %% ../nbs/42_export.ipynb #0b4d5f4f
 @dataclasses.dataclass(frozen=True)
@@ -49,8 +51,8 @@ class ExportConfig(StudyConfig):
     fit_on: str = option("all", choices=("all", "train"))  # fit on every patient ('all') or on the training split only ('train')
     test_size: float = option(0.2, low=0, high=1, open_low=True, open_high=True)  # share of patients held out for the privacy and utility audit
     outcome: str | None = None  # outcome of the utility check (default: the dataset's first)
-    epochs: int | None = option(None, low=1)  # epochs of a neural generator (None: its own default)
-    dp_epsilon: float | None = option(None, low=0, open_low=True)  # differential-privacy budget epsilon (fair_transformer; None: not private)
+    epochs: int | None = option(None, low=1)  # epochs of a neural generator (ctgan, tvae, fair_transformer; None: its own default)
+    dp_epsilon: float | None = option(None, low=0, open_low=True)  # differential-privacy budget epsilon of DP-SGD training (fair_transformer; None: not private)
     identifiers: str = option("drop", choices=("drop", "refuse", "keep"))  # id-like and free-text columns: drop them with a message, refuse the table, or keep them (the privacy gate then judges their copies)
     override_privacy_gate: str | None = None  # write the table even if the privacy gate fails; the reason given is recorded in the data card
 
@@ -66,10 +68,10 @@ class ExportConfig(StudyConfig):
 def screen_identifiers(data: Dataset, # the real table and its spec
                        policy: str = "drop", # 'drop' the flagged columns, 'refuse' the table, or 'keep' them
                       ) -> tuple[Dataset, pd.DataFrame]:
-    """The table without its id-like and free-text modelled columns, and the flagged columns (a FairsynthError under 'refuse')."""
+    """The table without its id-like and free-text modelled columns (all kept under 'keep'), and the flagged columns (a FairsynthError under 'refuse')."""
     flagged = identifier_columns(data.frame, data.spec)
     flagged = flagged[flagged.column.isin(list(data.spec.columns))].reset_index(drop=True)  # the id column is never modelled
-    if flagged.empty or policy == "keep": return data, flagged.iloc[:0]
+    if flagged.empty or policy == "keep": return data, flagged
     what = "; ".join(f"'{r.column}' ({r.kind}: {r.reason})" for r in flagged.itertuples())
     if policy == "refuse":
         raise FairsynthError(f"column(s) {what} would copy real values into the synthetic table; remove them from the spec "
@@ -102,6 +104,8 @@ class ExportResult:
 def _generator(config: ExportConfig, seed: int):
     """A new generator of the config (epochs and the privacy budget passed only when set)."""
     params = dict(epoch_params(config.generator, config.epochs))
+    if config.epochs is not None and "epochs" in inspect.signature(generator_class(config.generator).__init__).parameters:
+        params["epochs"] = config.epochs  # fairsynth's own neural generators too (fair_transformer)
     if config.dp_epsilon is not None: params["dp_epsilon"] = config.dp_epsilon
     return get_generator(config.generator, seed=seed, **params)
 
@@ -162,6 +166,7 @@ def released_checks(real: pd.DataFrame, # every real row the released table was 
 def fit_and_audit(config: ExportConfig, # the parameters (seed resolved)
                   data: Dataset, # the real table, identifiers already screened
                   progress: bool = True, # one line per long step on stderr
+                  kept_identifiers: Sequence[str] = (), # id-like / free-text columns kept (`identifiers='keep'`): judged by copied rare values, left out of distances
                  ) -> tuple[pd.DataFrame, dict[str, Any], pd.DataFrame, Any]:
     """(released table, the card's measured sections, the privacy gate, the released generator)."""
     spec, seed, name = data.spec, config.seed, config.generator
@@ -178,23 +183,27 @@ def fit_and_audit(config: ExportConfig, # the parameters (seed resolved)
     n_rows = config.rows or len(fitted_rows)
     synthetic = released_gen.sample(n_rows, seed=seed) if (config.fit_on == "all" or n_rows != len(train)) else audit
     real = fitted_rows[list(spec.columns)]
-    log_step("health checks, fidelity, utility and privacy", progress)
-    outcomes = list(dict.fromkeys([outcome, *spec.outcomes]))
-    health = health_checks(real, synthetic, spec, outcomes=outcomes)
-    audit_health = health if released_gen is audit_gen and n_rows == len(train) else health_checks(train[list(spec.columns)], audit, spec, outcomes=outcomes)
-    fidelity, giveaway = _fidelity(real, synthetic, spec, seed)
-    utility = _utility(train, test, spec, outcome, audit, name, audit_health, seed)
-    _, withheld = usable_for_utility({name: audit}, outcome, {name: audit_health})
-    groups = subgroup_results(train, test, spec, outcome, {name: audit}, withheld, {name: audit_health}, seed=seed)
-    gate = privacy_gate(train, test, audit, spec, seed=seed)
+    log_step("privacy gate", progress)
+    gate_spec = narrow_spec(spec, [c for c in spec.columns if c not in set(kept_identifiers)]) if kept_identifiers else spec
+    gate = privacy_gate(train, test, audit, gate_spec, seed=seed)  # a kept free-text column is still checked for copied rare values
     gate.insert(0, "table", "audit fit vs hold-out")
     if config.fit_on == "all":  # the released table, against every real row: exact copies and copied rare values, at the audit's limits
         gate = pd.concat([gate, released_checks(data.frame, synthetic, spec, gate)], ignore_index=True)
-    sections = {"health": {**health_verdict(health), "checks": _records(health)},
-                "fidelity": {**fidelity, "give_away_features": _records(giveaway.head(5))},
-                "utility": utility, "fidelity_by_group": _records(groups),
+    log_step("health checks", progress)
+    outcomes = list(dict.fromkeys([outcome, *spec.outcomes]))
+    health = health_checks(real, synthetic, spec, outcomes=outcomes)
+    sections = {"health": {**health_verdict(health), "checks": _records(health)}, "fidelity": None, "utility": None, "fidelity_by_group": [],
                 "rows": {"fitted": len(fitted_rows), "audit_train": len(train), "audit_holdout": len(test), "synthetic": n_rows},
-                "fit_seconds": _num(getattr(released_gen, "fit_seconds_", None))}
+                "kept_identifiers": list(kept_identifiers), "fit_seconds": _num(getattr(released_gen, "fit_seconds_", None))}
+    if not gate_passed(gate) and not config.override_privacy_gate:
+        return synthetic, sections, gate, released_gen  # refused: what the table is worth is not measured
+    log_step("fidelity, utility and the sensitive groups", progress)
+    audit_health = health if released_gen is audit_gen and n_rows == len(train) else health_checks(train[list(spec.columns)], audit, spec, outcomes=outcomes)
+    fidelity, giveaway = _fidelity(real, synthetic, spec, seed)
+    _, withheld = usable_for_utility({name: audit}, outcome, {name: audit_health})
+    sections |= {"fidelity": {**fidelity, "give_away_features": _records(giveaway.head(5))},
+                 "utility": _utility(train, test, spec, outcome, audit, name, audit_health, seed),
+                 "fidelity_by_group": _records(subgroup_results(train, test, spec, outcome, {name: audit}, withheld, {name: audit_health}, seed=seed))}
     return synthetic, sections, gate, released_gen
 
 # %% ../nbs/42_export.ipynb #2c7950db
@@ -233,22 +242,23 @@ def data_card(config: ExportConfig, # the parameters, as run
     params = {**config.parameters(), "seed": config.seed, "out": Path(config.out).name if config.out else None}  # no local path in a card
     gen_params = {k: v for k, v in generator.get_params().items() if k != "seed" and not callable(v)}
     failed = gate.loc[~gate.passed.astype(bool)]
+    failed_names = list(dict.fromkeys(f"{r.check}" + (f"[{r.column}]" if r.column else "") for r in failed.itertuples()))  # audit and released rows name a check once
     card = {"fairsynth_data_card": 1, "status": status, "table": table,
             "dataset": {"name": data.spec.name, "real_rows": len(data.frame), "sha256": data.sha256,
                         "sensitive": {k: _json_value(v) if isinstance(v, np.generic) else v for k, v in data.spec.sensitive.items()},
                         "outcomes": list(data.spec.outcomes),
-                        "dropped_columns": _records(dropped) if not dropped.empty else []},
+                        "dropped_columns": _records(dropped) if not dropped.empty else [],
+                        "kept_identifier_columns": list(sections.get("kept_identifiers", []))},
             "generator": {"name": config.generator, "parameters": json.loads(json.dumps(gen_params, default=_json_value)),
                           "fit_on": "every patient" if config.fit_on == "all" else "the training split"},
-            **sections,
+            **{k: v for k, v in sections.items() if k != "kept_identifiers"},
             "privacy": {"passed": bool(failed.empty), "gate": _records(gate),
-                        "failed": [f"{r.check}" + (f"[{r.column}]" if r.column else "") for r in failed.itertuples()],
+                        "failed": failed_names,
                         "audit": ("an audit fit of the same generator, parameters and seed on the training split, compared with "
                                   "held-out patients; the released table is also compared with every real row")
                                  if config.fit_on == "all" else "the released generator, compared with held-out patients"},
             "differential_privacy": _budget(generator),
-            "override": ({"reason": config.override_privacy_gate, "failed_checks": [f"{r.check}" + (f"[{r.column}]" if r.column else "")
-                                                                                 for r in failed.itertuples()]}
+            "override": ({"reason": config.override_privacy_gate, "failed_checks": failed_names}
                          if config.override_privacy_gate and not failed.empty else None),
             "provenance": provenance(params, data.sha256, settings)}
     return json.loads(json.dumps(_clean(card), default=_json_value, allow_nan=False))
@@ -270,12 +280,32 @@ def _table_html(records: list[dict[str, Any]], columns: list[str] | None = None,
     if columns: df = df[[c for c in columns if c in df]]
     return df.to_html(index=False, na_rep="–", float_format=lambda v: f"{v:.{digits}f}", border=0, classes="card")
 
+GROUP_COLUMNS = {("real", "share"): "real share", ("synthetic", "share"): "synthetic share", ("real", "outcome_rate"): "real outcome rate",
+                 ("synthetic", "outcome_rate"): "synthetic outcome rate", ("synthetic", "fidelity"): "fidelity in group",
+                 ("real", "auroc_random_forest"): "AUROC, trained on real", ("synthetic", "auroc_random_forest"): "AUROC, trained on synthetic",
+                 ("real", "holdout_rows"): "hold-out rows"}  # (table, metric) of `subgroup_results` -> column of the card's group table
+
+def group_table(records: list[dict[str, Any]], # the card's fidelity_by_group
+                generator: str, # the generator's name in those records
+               ) -> list[dict[str, Any]]:
+    """One row per sensitive group: shares, outcome rates, fidelity and AUROC of real and synthetic side by side (why a number is missing, if it is)."""
+    if not records: return []
+    df = pd.DataFrame(records).assign(table=lambda d: np.where(d.generator == "real", "real", "synthetic"))
+    df = df[df.generator.isin(["real", generator])]
+    wide = df.pivot_table(index=["attribute", "group"], columns=["table", "metric"], values="value", aggfunc="first", sort=False)
+    out = pd.DataFrame(index=wide.index)
+    for key, label in GROUP_COLUMNS.items():
+        if key in wide.columns: out[label] = wide[key]
+    notes = df[df.note.fillna("").str.len() > 0].groupby(["attribute", "group"], sort=False)["note"].agg(lambda v: "; ".join(dict.fromkeys(v)))
+    out["note"] = notes.reindex(out.index).fillna("")
+    return _records(out.reset_index())
+
 def card_html(card: dict[str, Any]) -> str:
     """The data card as one self-contained HTML page."""
     esc = html.escape
     status, gen, ds = card["status"], card["generator"], card["dataset"]
     table = card.get("table") or {}
-    u, f, p = card["utility"], card["fidelity"], card["privacy"]
+    u, f, p = card["utility"] or {}, card["fidelity"], card["privacy"]
     gap = "withheld: " + esc(u["withheld"]) if u.get("withheld") else (
         f"{u['auroc_synthetic']:.3f} against {u['auroc_real']:.3f} trained on real rows (gap {u['auroc_gap']:+.3f})"
         if u.get("auroc_gap") is not None else "–")
@@ -284,7 +314,7 @@ def card_html(card: dict[str, Any]) -> str:
                                        f"&ldquo;{esc((card.get('override') or {}).get('reason') or '')}&rdquo;.",
               "refused": f"The privacy gate FAILED ({', '.join(p['failed'])}): no table was written."}[status]
     health = card["health"]
-    health_line = ("every health check passed" if health["healthy"] else
+    health_line = ("every health check passed" + (" (warnings below)" if any(r["status"] == "warn" for r in health["checks"]) else "") if health["healthy"] else
                    "⚠ FAILED health checks: " + esc("; ".join(f"{r['check']}" + (f"[{r['column']}]" if r.get("column") else "")
                                                       for r in health["checks"] if r["status"] == "fail")))
     dp = card.get("differential_privacy")
@@ -299,10 +329,13 @@ def card_html(card: dict[str, Any]) -> str:
                       "columns": len(table.get("columns", [])) or "–", "sha256": table.get("sha256", "–")}]),
         f"<p>Fitted on {esc(gen['fit_on'])} ({card['rows']['fitted']} real rows of {ds['real_rows']}); real data sha256 <code>{esc(ds['sha256'])}</code>.</p>",
         "<p>Columns left out as id-like or free text: " + (", ".join(f"<code>{esc(d['column'])}</code> ({esc(d['kind'])})" for d in dropped) or "none") + ".</p>",
+        *([f"<p>⚠ Kept although id-like or free text (the user asked for it; the gate judges their copied rare values): "
+           f"{', '.join(f'<code>{esc(c)}</code>' for c in ds['kept_identifier_columns'])}.</p>"] if ds.get("kept_identifier_columns") else []),
         "<h2>Generator</h2>", _table_html([{"parameter": k, "value": json.dumps(v) if isinstance(v, (dict, list)) else v}
                                            for k, v in gen["parameters"].items()]),
         "<h2>Health checks</h2>", f"<p>{health_line}.</p>",
         _table_html([r for r in health["checks"] if r["status"] != "pass"], ["check", "column", "group", "status", "value", "threshold", "message"]),
+        *(["<h2>Fidelity, utility and sensitive groups</h2>", "<p>Not measured: the privacy gate refused the table.</p>"] if f is None else [
         "<h2>Fidelity</h2>",
         _table_html([{"SDMetrics quality": f.get("quality"), "detection AUROC": f.get("detection_auc"),
                       "coarse detection AUROC": f.get("detection_auc_coarse"), "missingness detection AUROC": f.get("missingness_detection_auc"),
@@ -310,8 +343,7 @@ def card_html(card: dict[str, Any]) -> str:
         "<p>Features that give synthetic rows away (what to fix first):</p>", _table_html(f["give_away_features"]),
         "<h2>Utility</h2>", f"<p>Random forest on <code>{esc(u['outcome'])}</code>, trained on the audit table and tested on held-out real patients: {gap}.</p>",
         "<h2>Per sensitive group</h2>",
-        _table_html([r for r in card["fidelity_by_group"] if r.get("generator") != "real" or r.get("metric") in ("share", "outcome_rate")],
-                    ["attribute", "group", "generator", "metric", "value", "note"]),
+        _table_html(group_table(card["fidelity_by_group"], gen["name"]))]),
         "<h2>Privacy gate</h2>", f"<p>{esc(p['audit'])}.</p>",
         _table_html(p["gate"], ["table", "check", "column", "value", "threshold", "passed", "why"], digits=4),
         "<h2>Differential privacy</h2>", dp_html,
@@ -355,9 +387,11 @@ def synthesize(config: ExportConfig | None = None, # the parameters (default: Ex
     _generator(config, config.seed)  # names an unknown generator or parameter before any data is read
     data = data if data is not None else load_config_data(config, settings)
     out = default_out(config, data, settings)
-    data, dropped = screen_identifiers(data, config.identifiers)
-    for r in dropped.itertuples(): log_step(f"left out column '{r.column}' ({r.kind}: {r.reason})", progress)
-    synthetic, sections, gate, generator = fit_and_audit(config, data, progress)
+    data, flagged = screen_identifiers(data, config.identifiers)
+    kept = list(flagged.column) if config.identifiers == "keep" else []
+    for r in flagged.itertuples(): log_step(f"{'kept' if kept else 'left out'} column '{r.column}' ({r.kind}: {r.reason})", progress)
+    synthetic, sections, gate, generator = fit_and_audit(config, data, progress, kept)
+    dropped = flagged.iloc[:0] if kept else flagged
     passed = gate_passed(gate)
     status = "written" if passed else ("written with override" if config.override_privacy_gate else "refused")
     table = _write_table(synthetic, out) if status != "refused" else None

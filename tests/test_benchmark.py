@@ -2,6 +2,7 @@
 what is measured, per-group numbers, resumable cells, the per-table pages and the leaderboard."""
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from fairsynth.cli import main
@@ -9,8 +10,9 @@ from fairsynth.core import FairsynthError, load_settings
 from fairsynth.generators.base import Generator, register
 from fairsynth.metrics.health import health_checks, unusable_reason
 from fairsynth.runner import run_study
-from fairsynth.studies.benchmark import (BenchmarkConfig, benchmark_cell, benchmark_split, fit_and_sample, load_benchmark,
-                                         split_seed)
+from fairsynth.studies.benchmark import (GENERATOR_VARIANTS, BenchmarkConfig, benchmark_cell, benchmark_generator_params,
+                                         benchmark_generators, benchmark_split, cell_summary, fit_and_sample, leaderboard,
+                                         load_benchmark, split_seed)
 from fairsynth.studies.framework import run_config
 from fairsynth.studies.grid import load_results
 
@@ -85,3 +87,26 @@ def test_bad_input_fails_before_anything_runs_naming_it(flag, value, reports_dir
     assert main(["--reports-dir", str(reports_dir), "--repeats", "1", "run", "benchmark", flag, value]) == 2
     assert value.split(",")[1] in capsys.readouterr().err
     assert not reports_dir.exists()
+
+
+def test_dp_variants_run_by_default_and_the_leaderboard_shows_their_epsilon():
+    gens, _ = benchmark_generators(None)
+    assert {"fair_transformer", "fair_transformer_dp1", "fair_transformer_dp3", "fair_transformer_dp10"} <= set(gens)
+    assert {GENERATOR_VARIANTS[f"fair_transformer_dp{e}"][1]["dp_epsilon"] for e in (1, 3, 10)} == {1.0, 3.0, 10.0}
+    with pytest.raises(FairsynthError, match="'fair_transformer_dp3' already fixes"):
+        benchmark_generator_params(["fair_transformer_dp3"], None, {"fair_transformer_dp3": {"dp_epsilon": 5}})
+    tiny = {"d_model": 16, "device": "cpu", "epochs": 1, "n_heads": 2, "n_layers": 1}
+    ds = load_benchmark(BenchmarkConfig(datasets="nhefs")).tables["nhefs"]
+    train, _ = benchmark_split(ds, split_seed(0, "nhefs", 0), 0.3, 300)
+    synthetic, dp_costs, error = fit_and_sample("fair_transformer_dp3", tiny, train, ds.spec, 0)
+    assert error is None and len(synthetic) == len(train) and list(synthetic.columns) == list(ds.spec.columns)
+    assert 0 < dp_costs["dp_epsilon"] <= 3.0 * 1.01 and dp_costs["dp_noise_multiplier"] > 0 and dp_costs["dp_delta"] <= 1e-5
+    _, costs, error = fit_and_sample("fair_transformer", tiny, train, ds.spec, 0)
+    assert error is None and "dp_epsilon" not in costs  # a plain fit spends no budget
+    def cell(generator: str, measured: dict) -> pd.DataFrame:  # a cell's tidy rows as benchmark_cell writes them
+        rows = {**measured, "quality": 0.9, "healthy": 1.0, "tstr_auroc": 0.7, "tstr_auroc_gap": -0.05}
+        return pd.DataFrame([dict(table="nhefs", generator=generator, repeat=0, attribute="", group="all", outcome="death" if "tstr" in k else "",
+                                  metric=k, value=v, note="") for k, v in rows.items()])
+    board = leaderboard(cell_summary(pd.concat([cell("fair_transformer", costs), cell("fair_transformer_dp3", dp_costs)])), ["quality"])
+    board = board.set_index("generator")
+    assert board.loc["fair_transformer", "DP epsilon"] == "–" and board.loc["fair_transformer_dp3", "DP epsilon"] == f"{dp_costs['dp_epsilon']:.2f}"

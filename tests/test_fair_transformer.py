@@ -1,5 +1,5 @@
 """fair_transformer (seed 000 done right): a differentiable fairness term, what λ does, tokenizer, sampling,
-checkpoints, errors and the device check."""
+checkpoints, differential privacy (DP-SGD through opacus), errors and the device check."""
 import warnings
 
 import numpy as np
@@ -283,6 +283,61 @@ def test_checkpoint_resume_equals_an_uninterrupted_run(sim, tmp_path):
     # other data or parameters: another file
     FairTransformerGenerator(**{**params, "epochs": 1, "seed": 8}).fit(df, spec)
     assert len(list(tmp_path.glob("fair_transformer-*.pt"))) == 2
+
+
+# --- differential privacy (DP-SGD) ---------------------------------------------------------------------------
+
+DP = dict(d_model=16, n_heads=2, n_layers=1, batch_size=100, device="cpu", epochs=2)  # a tiny private fit: seconds
+
+
+@pytest.fixture(scope="module")
+def dp_table(sim):
+    """The first 800 simulated rows."""
+    df, spec = sim
+    return df.head(800), spec
+
+
+def test_a_private_fit_samples_valid_rows_and_records_its_budget(dp_table):
+    df, spec = dp_table
+    gen = FairTransformerGenerator(dp_epsilon=3.0, seed=0, **DP).fit(df, spec)
+    b = gen.privacy_budget
+    assert b["target_epsilon"] == 3.0 and 0 < b["epsilon"] <= 3.0 * 1.01  # the accountant's epsilon of the steps taken, within its search tolerance
+    assert b["delta"] == min(1e-5, 1 / (10 * len(df))) and b["noise_multiplier"] > 0 and b["max_grad_norm"] == 1.0
+    assert b["sample_rate"] == pytest.approx(100 / 800) and b["steps"] == 2 * 8 and b["accountant"] in ("rdp", "prv")
+    assert "not the column categories" in b["covers"]
+    syn = gen.sample(300)
+    assert list(syn.columns) == list(spec.columns) and (syn.dtypes == df.dtypes).all()
+    assert set(syn.group) <= {"A", "B"} and set(syn.y) <= {0, 1} and syn.age.between(df.age.min(), df.age.max()).all()
+    assert not any(hasattr(p, "grad_sample") for p in gen.model_.parameters())  # opacus' hooks and per-row gradients are gone
+    assert FairTransformerGenerator(seed=0, **DP).fit(df, spec).privacy_budget is None  # a plain fit spends none
+
+
+def test_a_smaller_epsilon_needs_more_noise_and_dp_delta_is_used(dp_table):
+    df, spec = dp_table
+    budgets = {e: FairTransformerGenerator(dp_epsilon=e, seed=0, **DP).fit(df, spec).privacy_budget for e in (1.0, 10.0)}
+    assert budgets[1.0]["noise_multiplier"] > 2 * budgets[10.0]["noise_multiplier"]
+    assert budgets[1.0]["epsilon"] < budgets[10.0]["epsilon"]
+    assert FairTransformerGenerator(dp_epsilon=10.0, dp_delta=1e-3, seed=0, **DP).fit(df, spec).privacy_budget["delta"] == 1e-3
+
+
+def test_same_seed_same_rows_under_dp(dp_table):
+    df, spec = dp_table
+    a, b = (FairTransformerGenerator(dp_epsilon=3.0, seed=5, **DP).fit(df, spec) for _ in range(2))
+    assert a.sample(200, seed=1).equals(b.sample(200, seed=1)) and a.privacy_budget == b.privacy_budget
+    c = FairTransformerGenerator(dp_epsilon=3.0, seed=6, **DP).fit(df, spec)
+    assert not a.sample(200, seed=1).equals(c.sample(200, seed=1))
+
+
+@pytest.mark.parametrize("params, named", [
+    ({"dp_epsilon": 0}, "'dp_epsilon'"), ({"dp_epsilon": float("inf")}, "'dp_epsilon'"), ({"dp_epsilon": "3"}, "'dp_epsilon'"),
+    ({"dp_epsilon": 3, "dp_delta": 0}, "'dp_delta'"), ({"dp_epsilon": 3, "dp_delta": 1.0}, "'dp_delta'"),
+    ({"dp_delta": 1e-5}, "'dp_delta'"), ({"dp_epsilon": 3, "dp_max_grad_norm": 0}, "'dp_max_grad_norm'"),
+    ({"dp_epsilon": 3, "fairness_weight": 1.0}, "'dp_epsilon' and 'fairness_weight'"),
+    ({"dp_epsilon": 3, "checkpoint_dir": "ckpt"}, "'dp_epsilon' and 'checkpoint_dir'"),
+])
+def test_bad_dp_parameters_are_named_before_any_fit(params, named):
+    with pytest.raises(FairsynthError, match=named):
+        get_generator("fair_transformer", **{**DP, **params})
 
 
 # --- errors, device, registry -----------------------------------------------------------------------------

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from fastcore.basics import patch
 from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
 from tqdm import tqdm
 
 from ..core import FairsynthError, atomic_path, load_settings, resolve_device, set_seed, sha256_frame
@@ -32,9 +33,10 @@ from .base import MAX_NUMERIC_LEVELS, Generator, check_device_name, check_positi
 from ..spec import DatasetSpec, check_binary_outcome
 
 # %% auto #0
-__all__ = ['FAIRNESS_KINDS', 'HISTORY_COLUMNS', 'SAMPLE_BATCH_ROWS', 'simulated_biased_table', 'RecordTokenizer', 'LayerCache',
-           'TransformerBlock', 'CausalTableTransformer', 'draw_tokens', 'rate_weights', 'soft_group_gap',
-           'check_number', 'check_device', 'token_order', 'seeded_generator', 'FairTransformerGenerator']
+__all__ = ['FAIRNESS_KINDS', 'HISTORY_COLUMNS', 'SAMPLE_BATCH_ROWS', 'DP_ACCOUNTANT', 'DP_COVERS', 'DP_QUIET',
+           'simulated_biased_table', 'RecordTokenizer', 'LayerCache', 'TransformerBlock', 'CausalTableTransformer',
+           'draw_tokens', 'rate_weights', 'soft_group_gap', 'check_number', 'check_device', 'token_order',
+           'seeded_generator', 'FairTransformerGenerator']
 
 # %% ../../nbs/17_generators.fair_transformer.ipynb #1840939f
 def simulated_biased_table(n_rows: int = 3000, # rows to draw
@@ -289,6 +291,16 @@ class CausalTableTransformer(nn.Module):
         """Logits of columns 0..L-1 from the start token and the tokens of columns 0..L-2."""
         return self.logits(self.hidden(inputs))
 
+# %% ../../nbs/17_generators.fair_transformer.ipynb #d9a1c002
+@patch
+def record_logits(self: CausalTableTransformer, tokens: torch.Tensor, # (rows, columns): whole rows' token ids
+                 ) -> torch.Tensor:
+    """Logits (rows, columns, vocabulary) of each column given the ones before it, through module calls only (rows first)."""
+    rows, n = tokens.shape
+    h = self.token_embedding(self.inputs(tokens)) + self.column_embedding(torch.arange(n, device=tokens.device).expand(rows, n))
+    for block in self.blocks: h = block(h)
+    return self.logits(self.norm(h))
+
 # %% ../../nbs/17_generators.fair_transformer.ipynb #7c1d2e90
 def draw_tokens(model: CausalTableTransformer, # a trained model, in eval mode
                 rows: int, # rows to draw
@@ -405,6 +417,9 @@ class FairTransformerGenerator(Generator):
                  checkpoint_dir: str | Path | None = None, # folder of resumable checkpoints; None = none
                  checkpoint_every: int = 1, # epochs between checkpoints
                  verbose: bool = False, # per-epoch progress on stderr (tqdm): epoch i/n, loss, seconds
+                 dp_epsilon: float | None = None, # differential privacy: train by DP-SGD to this epsilon (None: not private)
+                 dp_delta: float | None = None, # DP delta; None = min(1e-5, 1 / (10 × training rows))
+                 dp_max_grad_norm: float = 1.0, # DP-SGD: each row's gradient is clipped to this L2 norm
                  seed: int = 0, # default seed of fit and sample
                 ):
         self.fairness_weight, self.fairness, self.attribute, self.outcome = fairness_weight, fairness, attribute, outcome
@@ -412,6 +427,12 @@ class FairTransformerGenerator(Generator):
         self.d_model, self.n_heads, self.n_layers, self.dropout, self.n_bins = d_model, n_heads, n_layers, dropout, n_bins
         self.fairness_rows_per_group, self.device = fairness_rows_per_group, device
         self.checkpoint_dir, self.checkpoint_every, self.verbose, self.seed = checkpoint_dir, checkpoint_every, verbose, seed
+        self.dp_epsilon, self.dp_delta, self.dp_max_grad_norm = dp_epsilon, dp_delta, dp_max_grad_norm
+
+    @property
+    def privacy_budget(self) -> dict[str, Any] | None:
+        """The differential-privacy budget the last fit spent (epsilon, delta, noise, what it covers), None when not private."""
+        return getattr(self, "privacy_budget_", None)
 
     def _check_params(self) -> None:
         """Validate the parameters (no data); each error names its parameter."""
@@ -430,6 +451,17 @@ class FairTransformerGenerator(Generator):
             if not isinstance(getattr(self, name), (str, type(None))):
                 raise FairsynthError(f"parameter '{name}' must be a column name or None (the spec's), got {getattr(self, name)!r}")
         check_device_name(self.device)
+        check_number(self.dp_max_grad_norm, "dp_max_grad_norm", 0, low_open=True)
+        if self.dp_epsilon is None:
+            if self.dp_delta is not None: raise FairsynthError("parameter 'dp_delta' is set but 'dp_epsilon' is None: set both for a private fit")
+            return
+        check_number(self.dp_epsilon, "dp_epsilon", 0, low_open=True)
+        if self.dp_delta is not None: check_number(self.dp_delta, "dp_delta", 0, 1, low_open=True, high_open=True)
+        if self.fairness_weight > 0:
+            raise FairsynthError(f"parameters 'dp_epsilon' and 'fairness_weight' ({self.fairness_weight}) exclude each other: the fairness "
+                                 "term is a statistic of a batch of rows, which DP-SGD's per-row clipping does not bound; set fairness_weight=0")
+        if self.checkpoint_dir is not None:
+            raise FairsynthError("parameters 'dp_epsilon' and 'checkpoint_dir' exclude each other: a resumed fit would not restore the privacy accounting")
 
 # %% ../../nbs/17_generators.fair_transformer.ipynb #b68cec00
 @patch
@@ -543,7 +575,7 @@ def _train_epoch(self: FairTransformerGenerator, tokens: torch.Tensor, optimizer
 def _checkpoint_path(self: FairTransformerGenerator, data: pd.DataFrame, spec: DatasetSpec) -> Path | None:
     """Checkpoint file of this configuration and training data (None without checkpoint_dir)."""
     if self.checkpoint_dir is None: return None
-    params = {k: v for k, v in self.get_params().items() if k not in ("epochs", "checkpoint_dir", "checkpoint_every", "verbose")}
+    params = {k: v for k, v in self.get_params().items() if k not in ("epochs", "checkpoint_dir", "checkpoint_every", "verbose") and not k.startswith("dp_")}  # a DP fit takes no checkpoints
     params["device"] = self.device_
     blob = json.dumps({"format": 1, "params": params, "spec": spec.to_dict(), "data_sha256": sha256_frame(data)},
                       sort_keys=True, default=str)
@@ -580,10 +612,63 @@ def _load_checkpoint(self: FairTransformerGenerator, optimizer: torch.optim.Opti
     self.epoch_seconds_ = [float(s) for s in state["epoch_seconds"]]
     return int(state["epoch"]), False
 
+# %% ../../nbs/17_generators.fair_transformer.ipynb #d9a1c005
+DP_ACCOUNTANT = "rdp"  # opacus' privacy accountant: Rényi DP (an upper bound on epsilon; 'prv' is ~7% tighter but 5-10x slower to calibrate)
+DP_COVERS = "model training (DP-SGD); not the column categories, quantile bin edges and missing-value flags read from the data, nor history_"
+DP_QUIET = (".*[Ss]ecure RNG turned off.*",  # deliberate: seeded noise, documented above
+            "Optimal order is the largest alpha.*",  # the RDP bound could be a little tighter: it still holds
+            "Full backward hook is firing.*")  # the token ids need no gradient: opacus' hooks read the modules' outputs' gradients
+
+@patch
+def _fit_private(self: FairTransformerGenerator, tokens: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+    """Train `model_` by DP-SGD (opacus) for `epochs` epochs; set history_ and privacy_budget_."""
+    from opacus import PrivacyEngine  # imported here: only a private fit pays its import time
+    n, model, dev = len(tokens), self.model_, tokens.device
+    delta = float(self.dp_delta) if self.dp_delta is not None else min(1e-5, 1 / (10 * n))
+    loader = DataLoader(TensorDataset(torch.arange(n)), batch_size=min(self.batch_size, n), generator=seeded_generator(self.seed, 0))
+    progress = tqdm(total=self.epochs, desc="fair_transformer (DP)", unit="epoch", file=sys.stderr, disable=not self.verbose, leave=False)
+    with warnings.catch_warnings():
+        for message in DP_QUIET: warnings.filterwarnings("ignore", message=message)
+        engine = PrivacyEngine(accountant=DP_ACCOUNTANT, secure_mode=False)
+        hooks, dp_optimizer, dp_loader = engine.make_private_with_epsilon(
+            module=model, optimizer=optimizer, data_loader=loader, target_epsilon=float(self.dp_epsilon), target_delta=delta,
+            epochs=self.epochs, max_grad_norm=float(self.dp_max_grad_norm), poisson_sampling=True,
+            noise_generator=torch.Generator(device=dev).manual_seed(seeded_generator(self.seed, 2).initial_seed()),  # on the model's device
+            wrap_model=False)
+        steps = 0
+        try:
+            for epoch in range(self.epochs):
+                start, nll_sum, rows = time.perf_counter(), 0.0, 0
+                model.train()
+                for (index,) in dp_loader:  # a Poisson sample of row indices
+                    batch, m = tokens[index.to(dev)], len(index)
+                    logits = model.record_logits(batch)
+                    nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.reshape(-1), reduction="sum") / max(m, 1)
+                    dp_optimizer.zero_grad(set_to_none=True)
+                    nll.backward()
+                    dp_optimizer.step()  # clip each row's gradient, add the noise, step Adam; the accountant counts the step
+                    nll_sum, rows, steps = nll_sum + nll.item() * m, rows + m, steps + 1
+                seconds = time.perf_counter() - start
+                nll = nll_sum / max(rows, 1)
+                row = {"epoch": epoch + 1, "nll": nll, "fairness": math.nan, "loss": nll, "gap": math.nan, "seconds": seconds}
+                self.history_ = pd.DataFrame([*self.history_.to_dict(orient="records"), row], columns=HISTORY_COLUMNS, dtype=float)
+                self.epoch_seconds_.append(seconds)
+                progress.update(1)
+                if self.verbose: progress.write(f"fair_transformer (DP) epoch {epoch + 1}/{self.epochs}: nll {nll:.3f}  ({seconds:.2f} s)", file=sys.stderr)
+        finally:
+            hooks.cleanup()  # the per-row gradient hooks off: sampling runs the plain model
+            progress.close()
+        epsilon = float(engine.get_epsilon(delta))
+    self.privacy_budget_ = dict(epsilon=epsilon, delta=delta, target_epsilon=float(self.dp_epsilon),
+                                noise_multiplier=float(dp_optimizer.noise_multiplier), max_grad_norm=float(self.dp_max_grad_norm),
+                                epochs=int(self.epochs), steps=steps, sample_rate=float(dp_loader.sample_rate), training_rows=n,
+                                accountant=DP_ACCOUNTANT, mechanism="DP-SGD (opacus)", covers=DP_COVERS)
+
 # %% ../../nbs/17_generators.fair_transformer.ipynb #9b94db53
 @patch
 def _fit(self: FairTransformerGenerator, data: pd.DataFrame, spec: DatasetSpec) -> None:
     self._resolve_roles(data, spec)
+    self.privacy_budget_ = None
     dev, lam = torch.device(self.device_), float(self.fairness_weight)
     tokens = self._prepare(data, spec).to(dev)
     set_seed(self.seed)
@@ -595,6 +680,12 @@ def _fit(self: FairTransformerGenerator, data: pd.DataFrame, spec: DatasetSpec) 
     weights = torch.as_tensor(self.rate_weights_, dtype=torch.float32, device=dev)
     self.history_, self.epoch_seconds_ = pd.DataFrame(columns=HISTORY_COLUMNS, dtype=float), []
     self.checkpoint_path_ = self._checkpoint_path(data, spec)
+    if self.dp_epsilon is not None:  # DP-SGD: no fairness term, no checkpoints, no gap read from the training rows
+        self.resumed_epochs_ = 0
+        self._fit_private(tokens, optimizer)
+        self.history_ = self.history_.astype({"epoch": int})
+        self.model_.eval()
+        return
     self.resumed_epochs_, keep_checkpoint = self._load_checkpoint(optimizer, batches)
     progress = tqdm(total=self.epochs, initial=self.resumed_epochs_, desc="fair_transformer", unit="epoch", file=sys.stderr,
                     disable=not self.verbose, leave=False)

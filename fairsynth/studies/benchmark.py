@@ -38,23 +38,36 @@ from .framework import GridConfig, Page, Study, option, register_study
 from ..tabular import xy
 
 # %% auto #0
-__all__ = ['BENCHMARK_DATASETS', 'BENCHMARK_GENERATORS', 'LEFT_OUT_GENERATORS', 'INSTALL_HINTS', 'MIN_GROUP_ROWS', 'STUDY',
-           'HEADLINE', 'RANKED', 'CELL_KEYS', 'benchmark_generators', 'benchmark_generator_params', 'BenchmarkConfig',
-           'benchmark_sources', 'BenchmarkData', 'load_benchmark', 'split_seed', 'benchmark_split', 'PeakMemory',
-           'fit_and_sample', 'forest_predictions', 'auroc_or_reason', 'group_values', 'health_rows', 'utility_rows',
-           'group_rows', 'fidelity_rows', 'privacy_rows', 'benchmark_cell', 'benchmark_cells', 'benchmark_pages',
-           'cell_summary', 'health_label', 'leaderboard', 'style_leaderboard', 'metric_pivot', 'outcome_table',
-           'cell_ranks', 'rank_table', 'group_summary', 'smallest_group_winners', 'plot_quality_time']
+__all__ = ['BENCHMARK_DATASETS', 'GENERATOR_VARIANTS', 'BENCHMARK_GENERATORS', 'LEFT_OUT_GENERATORS', 'INSTALL_HINTS',
+           'MIN_GROUP_ROWS', 'STUDY', 'HEADLINE', 'RANKED', 'CELL_KEYS', 'variant_of', 'benchmark_generators',
+           'benchmark_generator_params', 'BenchmarkConfig', 'benchmark_sources', 'BenchmarkData', 'load_benchmark',
+           'split_seed', 'benchmark_split', 'PeakMemory', 'fit_and_sample', 'forest_predictions', 'auroc_or_reason',
+           'group_values', 'health_rows', 'utility_rows', 'group_rows', 'fidelity_rows', 'privacy_rows',
+           'benchmark_cell', 'benchmark_cells', 'benchmark_pages', 'cell_summary', 'health_label', 'leaderboard',
+           'style_leaderboard', 'metric_pivot', 'outcome_table', 'cell_ranks', 'rank_table', 'group_summary',
+           'smallest_group_winners', 'plot_quality_time']
 
 # %% ../../nbs/37_studies.benchmark.ipynb #6585b7c9
 BENCHMARK_DATASETS = ("nhefs", "nhanes", "framingham", "rhc", "actg320", "diabetes130", "mimic3_demo", "mimic4_demo")  # default tables (the MIMIC demos, 100 patients each, are smoke tests)
-BENCHMARK_GENERATORS = ("gaussian_copula", "ctgan", "tvae", "arf", "causal_dag", "fair_transformer", "smote", "argn")  # default generators, each run when it imports
+GENERATOR_VARIANTS = {  # benchmarked name -> (registered generator, the parameters the name fixes)
+    "fair_transformer_dp1": ("fair_transformer", {"dp_epsilon": 1.0}),  # DP-SGD at epsilon 1
+    "fair_transformer_dp3": ("fair_transformer", {"dp_epsilon": 3.0}),
+    "fair_transformer_dp10": ("fair_transformer", {"dp_epsilon": 10.0}),
+}
+BENCHMARK_GENERATORS = ("gaussian_copula", "ctgan", "tvae", "arf", "causal_dag", "fair_transformer", "fair_transformer_dp1",
+                        "fair_transformer_dp3", "fair_transformer_dp10", "smote", "argn")  # default generators, each run when it imports
 LEFT_OUT_GENERATORS = {
     "llm": "needs an LLM server, and every row costs a request",
     "curated": "a filter around another generator, not a generator of its own (set {\"curate\": true} in generator_params)",
     "steam": "models a treatment: the treatment study's generator, not a general tabular one",
 }  # registered generators the default list leaves out, and why
 INSTALL_HINTS = {"argn": "pip install 'fairsynth[argn]'"}  # how to install a generator that ships as an extra
+
+def variant_of(name: str, # a benchmarked generator name: registered, or a key of GENERATOR_VARIANTS
+              ) -> tuple[str, dict[str, Any]]:
+    """(registered generator, the parameters the name fixes): a plain name fixes none."""
+    base, fixed = GENERATOR_VARIANTS.get(name, (name, {}))
+    return base, dict(fixed)
 
 def benchmark_generators(generators: str | Sequence[str] | None, # names, comma-separated (None: the default list)
                         ) -> tuple[list[str], dict[str, str]]:
@@ -63,14 +76,14 @@ def benchmark_generators(generators: str | Sequence[str] | None, # names, comma-
         names = parse_list(generators)
         if not names: raise FairsynthError("parameter 'generators' names no generator")
         for n in names:
-            try: generator_class(n)
+            try: generator_class(variant_of(n)[0])
             except ImportError as e:
                 hint = f" ({INSTALL_HINTS[n]})" if n in INSTALL_HINTS else ""
                 raise FairsynthError(f"parameter 'generators': generator '{n}' is not installed{hint}: {e}") from None
         return names, {}
     run, left = [], {}
     for n in BENCHMARK_GENERATORS:
-        try: generator_class(n); run.append(n)
+        try: generator_class(variant_of(n)[0]); run.append(n)
         except ImportError as e: left[n] = f"not installed ({INSTALL_HINTS.get(n, e)})"
     return run, {**left, **LEFT_OUT_GENERATORS}
 
@@ -79,13 +92,19 @@ def benchmark_generator_params(generators: Sequence[str], # the generators run
                                epochs: int | None = None, # epochs of the neural generators (None: each one's default)
                                generator_params: str | Mapping | None = None, # JSON object {generator: {parameter: value}}
                               ) -> dict[str, dict[str, Any]]:
-    """Each generator's parameters: the epochs, then its entry of `generator_params`."""
+    """Each generator's parameters: those its variant fixes, the epochs, then its entry of `generator_params`."""
     given = parse_json_object(generator_params, "generator_params")
     if unknown := [k for k in given if k not in generators]:
         raise FairsynthError(f"parameter 'generator_params' names generator(s) {unknown} that are not benchmarked; generators: {list(generators)}")
     if bad := [k for k, v in given.items() if not isinstance(v, Mapping)]:
         raise FairsynthError(f"parameter 'generator_params' must map each generator to an object of its parameters; {bad} do not")
-    return {g: {**epoch_params(g, epochs), **given.get(g, {})} for g in generators}
+    out = {}
+    for g in generators:
+        base, fixed = variant_of(g)
+        if again := sorted(set(fixed) & set(given.get(g, {}))):
+            raise FairsynthError(f"parameter 'generator_params': '{g}' already fixes {again}; set them under '{base}' instead")
+        out[g] = {**fixed, **epoch_params(base, epochs), **given.get(g, {})}
+    return out
 
 # %% ../../nbs/37_studies.benchmark.ipynb #2d1ea074
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +128,7 @@ class BenchmarkConfig(GridConfig):
             raise FairsynthError("parameters 'datasets' and 'csv' exclude each other: benchmark registered datasets or your own table")
         benchmark_sources(self)
         gens, _ = benchmark_generators(self.generators)
-        for g, params in benchmark_generator_params(gens, self.epochs, self.generator_params).items(): get_generator(g, **params)
+        for g, params in benchmark_generator_params(gens, self.epochs, self.generator_params).items(): get_generator(variant_of(g)[0], **params)
 
 def benchmark_sources(config: BenchmarkConfig, # the study's config
                      ) -> list[tuple[str, str | None]]:
@@ -180,14 +199,15 @@ class PeakMemory:
         self.peak_mb = (self._peak - self._start) / 2**20
 
 # %% ../../nbs/37_studies.benchmark.ipynb #9f8aa1e1
-def fit_and_sample(generator: str, # registered generator name
+def fit_and_sample(generator: str, # registered generator name or a GENERATOR_VARIANTS key
                    params: Mapping[str, Any], # its parameters
                    train: pd.DataFrame, # the real training split
                    spec: DatasetSpec, # the table's spec
                    seed: int, # seed of the generator and its draw
                   ) -> tuple[pd.DataFrame | None, dict[str, float], str | None]:
-    """(synthetic rows or None, {fit_seconds, sample_seconds, peak_memory_mb}, the generator's error or None)."""
-    gen = get_generator(generator, **params, seed=seed)
+    """(synthetic rows or None, {fit_seconds, sample_seconds, peak_memory_mb[, dp_epsilon, dp_delta, dp_noise_multiplier]}, the generator's error or None)."""
+    base, fixed = variant_of(generator)
+    gen = get_generator(base, **{**fixed, **params}, seed=seed)
     timing, synthetic, error = {"fit_seconds": np.nan, "sample_seconds": np.nan}, None, None
     with PeakMemory() as mem:
         try:
@@ -196,7 +216,9 @@ def fit_and_sample(generator: str, # registered generator name
         except Exception as e:  # a generator that breaks on a table is a finding of the benchmark
             error = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"[:500]
             synthetic = None
-    return synthetic, {**timing, "peak_memory_mb": mem.peak_mb}, error
+    budget = getattr(gen, "privacy_budget", None) if error is None else None
+    spent = {f"dp_{k}": float(budget[k]) for k in ("epsilon", "delta", "noise_multiplier")} if budget else {}
+    return synthetic, {**timing, "peak_memory_mb": mem.peak_mb, **spent}, error
 
 # %% ../../nbs/37_studies.benchmark.ipynb #07e8b51d
 MIN_GROUP_ROWS = 10  # hold-out rows a group needs for a within-group AUROC
@@ -383,7 +405,7 @@ HEADLINE = {  # metric -> (column label, whether higher is better)
     "detection_auc_coarse": ("coarse detection AUC", False), "missingness_detection_auc": ("missingness detection AUC", False),
     "dcr_ratio": ("DCR ratio", None), "exact_copy_rate_synthetic": ("exact copies", False),
     "membership_inference_auc": ("membership inference AUC", False), "fit_seconds": ("fit s", False),
-    "sample_seconds": ("sample s", False), "peak_memory_mb": ("peak MB", False)}
+    "sample_seconds": ("sample s", False), "peak_memory_mb": ("peak MB", False), "dp_epsilon": ("DP epsilon", None)}  # DP: the epsilon spent
 RANKED = ("tstr_auroc_gap", "quality", "detection_auc_coarse", "exact_copy_rate_synthetic", "fit_seconds")  # metrics the overall rank averages
 CELL_KEYS = ["table", "generator", "repeat"]
 
@@ -428,12 +450,14 @@ def leaderboard(cells: pd.DataFrame, # cell_summary output
                 metrics: Sequence[str] = tuple(HEADLINE), # headline metrics shown
                 digits: int = 3, # decimals
                ) -> pd.DataFrame:
-    """One row per table and generator: each metric as 'mean ± sd' over seeds, the seeds, and the health verdict."""
+    """One row per table and generator: each metric as 'mean ± sd' over seeds, the seeds, and the health verdict (and the DP epsilon spent when any fit is private)."""
+    metrics = [m for m in metrics if m != "dp_epsilon"]
+    if "dp_epsilon" in cells and cells.dp_epsilon.notna().any(): metrics.append("dp_epsilon")  # the DP column only when a fit is private
     rows = []
     for (t, g), c in cells.groupby(["table", "generator"], sort=False):
         row = {"table": t, "generator": g, "seeds": len(c), "health": health_label(c)}
         for m in metrics:
-            d = 1 if m in ("fit_seconds", "sample_seconds", "peak_memory_mb") else digits
+            d = 1 if m in ("fit_seconds", "sample_seconds", "peak_memory_mb") else 2 if m == "dp_epsilon" else digits
             withheld = m == "tstr_auroc_gap" and c[m].isna().any() and c.withheld.fillna("").str.len().gt(0).any()
             row[HEADLINE[m][0]] = ("withheld: " + next(w for w in c.withheld if w)) if withheld else _text(c[m].mean(), c[m].std(), d)
         rows.append(row)
