@@ -11,16 +11,25 @@ Docs: https://fairsynth.github.io/fairsynth/visits.html.md"""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+import itertools
+import json
+from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
-from .core import FairsynthError
+from .core import FairsynthError, Settings, sha256_file
+from .data import DATASETS, PLACEHOLDERS, _MIMIC_NOTE, _mimic3_age, _mimic4_age, _read_lower, _years_between, icd9_group
+from .datafiles import _MIMIC3, _MIMIC4, FILES, DataFile, _find_in, combine_sha256, resolve
 from .spec import ColumnType
+from .userdata import _read_table
 
 # %% auto #0
-__all__ = ['VisitSpec', 'VisitDataset', 'validate_visits', 'visit_split']
+__all__ = ['VISIT_DATASETS', 'VISIT_FILES', 'VisitSpec', 'VisitDataset', 'validate_visits', 'visit_split', 'VisitDatasetInfo',
+           'visit_dataset', 'load_visits', 'list_visit_datasets', 'icd9_category', 'diabetes130_visits',
+           'mimic3_demo_visits', 'mimic4_demo_visits', 'visit_spec_from_dict', 'load_visit_spec', 'visits_from_csv',
+           'visits_to_csv']
 
 # %% ../nbs/02c_visits.ipynb #44733aee
 @dataclasses.dataclass(frozen=True)
@@ -99,6 +108,15 @@ def _as_codes(value: Any, column: str) -> tuple[str, ...]:
     else: raise FairsynthError(f"visit column '{column}' must hold code sets (a list or a ';'-separated string), got {type(value).__name__}")
     return tuple(sorted({str(v).strip() for v in items if str(v).strip()}))
 
+def _code_column(values: pd.Series, column: str) -> list[tuple[str, ...]]:
+    """A column of code sets as sorted tuples of distinct stripped strings (a column already so is kept, checked in bulk)."""
+    vals = values.tolist()
+    if set(map(type, vals)) <= {tuple}:
+        flat = list(itertools.chain.from_iterable(vals))
+        if (set(map(type, flat)) <= {str} and "" not in set(flat) and list(map(str.strip, flat)) == flat
+                and all(v == tuple(sorted(set(v))) for v in vals)): return vals
+    return [_as_codes(v, column) for v in vals]
+
 def validate_visits(patients: pd.DataFrame, # one row per patient
                     visits: pd.DataFrame, # one row per visit
                     spec: VisitSpec, # roles
@@ -117,12 +135,16 @@ def validate_visits(patients: pd.DataFrame, # one row per patient
         raise FairsynthError(f"{orphans.size} visit(s) of {who} name patient id(s) not in the patient table, e.g. {list(orphans.astype(str).unique()[:5])}")
     if (no_visit := sorted(known - set(visits[pid]), key=str)):
         raise FairsynthError(f"{len(no_visit)} patient(s) of {who} have no visit, e.g. {list(map(str, no_visit[:5]))}; drop them or give them a visit")
+    for where, table, cols in [("patient table", patients, [c for c, t in spec.patient_columns.items() if t == "numerical"]),
+                               ("visit table", visits, list(spec.visit_numbers))]:
+        if bad := [c for c in cols if not pd.api.types.is_numeric_dtype(table[c]) or pd.api.types.is_bool_dtype(table[c])]:
+            raise FairsynthError(f"numerical column(s) {bad} of the {where} of {who} hold non-numbers, e.g. {table[bad[0]].dropna().astype(str).head(3).tolist()}")
     for label in spec.labels:
         vals = set(pd.unique(patients[label].dropna()))
         if not vals <= {0, 1}: raise FairsynthError(f"label '{label}' of {who} must be coded 0/1, found {sorted(map(str, vals))[:10]}")
         if patients[label].isna().any(): raise FairsynthError(f"label '{label}' of {who} is missing for {int(patients[label].isna().sum())} patient(s)")
     visits = visits.copy()
-    for vocab, col in spec.vocabularies.items(): visits[col] = [_as_codes(v, col) for v in visits[col]]
+    for vocab, col in spec.vocabularies.items(): visits[col] = _code_column(visits[col], col)
     empty = np.ones(len(visits), dtype=bool)
     for col in spec.vocabularies.values(): empty &= visits[col].map(len).to_numpy() == 0
     if empty.any():
@@ -146,3 +168,344 @@ def visit_split(data: VisitDataset, # patients and visits
     stratify = y if y is not None and np.bincount(y.astype(int), minlength=2).min() >= 2 else None
     train_ids, test_ids = train_test_split(ids, test_size=test_size, random_state=seed, stratify=stratify)
     return data.subset(train_ids), data.subset(test_ids)
+
+# %% ../nbs/02c_visits.ipynb #2e356fed
+@dataclasses.dataclass(frozen=True)
+class VisitDatasetInfo:
+    """A registered visit dataset: its loader and what it holds."""
+    name: str  # registry name, e.g. 'diabetes130'
+    loader: Callable[..., VisitDataset]  # loader(path=None, settings=None, **options)
+    title: str  # one line
+    sensitive: dict[str, Any]  # sensitive patient column -> privileged value
+    labels: tuple[str, ...]  # patient-level labels, the default first
+    vocabularies: tuple[str, ...]  # vocabularies of the default load
+
+VISIT_DATASETS: dict[str, VisitDatasetInfo] = {}
+
+def visit_dataset(name: str, **info) -> Callable:
+    """Decorator registering a visit loader under `name`."""
+    def add(loader: Callable[..., VisitDataset]) -> Callable[..., VisitDataset]:
+        VISIT_DATASETS[name] = VisitDatasetInfo(name, loader, **info)
+        return loader
+    return add
+
+def load_visits(name: str, # registry name (see list_visit_datasets())
+                path: Path | str | None = None, # your own copy (a folder of the same files); None = the data folders
+                settings: Settings | None = None, # run settings (data folders, downloads); load_settings() when None
+                **options, # loader options, e.g. vocabularies=['diag']
+               ) -> VisitDataset:
+    """A registered visit dataset, loaded and validated."""
+    if name not in VISIT_DATASETS:
+        raise FairsynthError(f"unknown visit dataset '{name}'; known: {sorted(VISIT_DATASETS)}")
+    return VISIT_DATASETS[name].loader(path=path, settings=settings, **options)
+
+def list_visit_datasets() -> pd.DataFrame:
+    """One row per registered visit dataset: name, title, sensitive attributes, labels, vocabularies."""
+    return pd.DataFrame([{"name": i.name, "title": i.title, "sensitive": i.sensitive, "labels": list(i.labels),
+                          "vocabularies": list(i.vocabularies)} for i in VISIT_DATASETS.values()])
+
+# %% ../nbs/02c_visits.ipynb #65eab76d
+def _finish_visits(patients: pd.DataFrame, # patient table (id + patient columns)
+                   visits: pd.DataFrame, # visit table, codes as ';'-joined strings or tuples
+                   spec: VisitSpec, # roles, all vocabularies the loader built
+                   vocabularies: list[str] | None, # the vocabularies to keep (None: all)
+                   sha256: str, # checksum of the source files
+                   source: str, # where they came from
+                  ) -> VisitDataset:
+    """Keep the asked vocabularies, drop visits with no code left and patients with no visit left, validate.
+
+    The loaders' code columns hold tuples already (validation checks them)."""
+    if vocabularies is not None:
+        if isinstance(vocabularies, str): vocabularies = [vocabularies]
+        if not vocabularies: raise FairsynthError(f"parameter 'vocabularies' of '{spec.name}' names no vocabulary")
+        cols = {v: spec.vocabulary(v) for v in vocabularies}  # unknown vocabulary: an error naming it
+        dropped = [c for v, c in spec.vocabularies.items() if v not in cols]
+        visits = visits.drop(columns=dropped)
+        spec = dataclasses.replace(spec, vocabularies=cols)
+    pid = spec.patient_id
+    visits = visits.copy()
+    empty = np.ones(len(visits), dtype=bool)
+    for col in spec.vocabularies.values(): empty &= np.fromiter(map(len, visits[col]), int, len(visits)) == 0
+    visits = visits[~empty]
+    gone = ~patients[pid].isin(set(visits[pid]))
+    if empty.any() or gone.any():
+        spec = dataclasses.replace(spec, description=spec.description + (
+            f" {int(empty.sum()):,} visit(s) with no code in {list(spec.vocabularies)} were dropped, and with them "
+            f"{int(gone.sum()):,} patient(s) left with no visit."))
+    spec = dataclasses.replace(spec, description=spec.description.strip())
+    return VisitDataset(patients[~gone].reset_index(drop=True), visits.reset_index(drop=True), spec, sha256, source)
+
+# %% ../nbs/02c_visits.ipynb #ed3fb154
+_DIABETES_ALL_DRUGS = ["metformin", "repaglinide", "nateglinide", "chlorpropamide", "glimepiride", "acetohexamide", "glipizide",
+                       "glyburide", "tolbutamide", "pioglitazone", "rosiglitazone", "acarbose", "miglitol", "troglitazone",
+                       "tolazamide", "examide", "citoglipton", "insulin", "glyburide-metformin", "glipizide-metformin",
+                       "glimepiride-pioglitazone", "metformin-rosiglitazone", "metformin-pioglitazone"]
+_DIABETES_EXPIRED = (11, 19, 20, 21)  # discharge_disposition_id meaning 'expired' in IDs_mapping.csv
+_ADMISSION_TYPE_MISSING = (5, 6, 8)  # Not Available, NULL, Not Mapped
+_ADMISSION_SOURCE_MISSING = (9, 15, 17, 20, 21)  # Not Available (twice), NULL, Not Mapped, Unknown/Invalid
+_DIABETES_VISIT_NUMBERS = ("time_in_hospital", "num_lab_procedures", "num_procedures", "num_medications", "number_diagnoses")
+
+def _icd9_category_one(code: str, dotted: bool) -> str | None:
+    """The 3-digit category of one ICD-9 diagnosis code (see icd9_category)."""
+    c = code.strip().upper()
+    if not c: return None
+    head = c.split(".")[0] if dotted else c
+    if head.startswith("E"): return head[:4]
+    if head.startswith("V"): return head[:3]
+    return (head.zfill(3) if dotted else head)[:3]
+
+def icd9_category(codes: pd.Series, # ICD-9 diagnosis codes as strings: '250.83' (dotted) or '25083' (MIMIC)
+                  dotted: bool = True, # codes carry a dot; False: MIMIC style, zero-padded and without one
+                 ) -> pd.Series:
+    """3-digit ICD-9 diagnosis categories: numeric codes zero-padded ('8' -> '008'), V + 2 digits, E + 3 digits."""
+    uniq = pd.unique(codes.dropna())
+    return codes.map({c: _icd9_category_one(str(c), dotted) for c in uniq}).astype(object).where(codes.notna(), None)
+
+def _code_sets_long(n: int, # number of visits
+                    rows: np.ndarray, # visit position of each code
+                    codes: np.ndarray, # the codes (strings)
+                   ) -> list[tuple[str, ...]]:
+    """Per visit 0..n-1, the sorted tuple of its distinct codes (vectorised: no per-row string work)."""
+    if not len(codes): return [()] * n
+    inv, uniq = pd.factorize(pd.Series(codes, dtype=object).astype(str), sort=True)
+    key = np.unique(rows.astype(np.int64) * len(uniq) + inv)
+    counts = np.bincount(key // len(uniq), minlength=n)
+    flat, ends = uniq[key % len(uniq)].tolist(), np.cumsum(counts).tolist()
+    return [tuple(flat[a:b]) for a, b in zip([0, *ends[:-1]], ends)]
+
+def _code_sets(parts: list[pd.Series], # code columns aligned on the visits (missing or '' = no code)
+              ) -> list[tuple[str, ...]]:
+    """Per row, the sorted tuple of distinct codes found across `parts`."""
+    values = [p.astype(object).to_numpy() for p in parts]
+    masks = [pd.notna(v) & (v != "") for v in values]
+    return _code_sets_long(len(parts[0]), np.concatenate([np.flatnonzero(m) for m in masks]),
+                           np.concatenate([v[m] for v, m in zip(values, masks)]))
+
+# %% ../nbs/02c_visits.ipynb #fec2c79d
+@visit_dataset("diabetes130", title="UCI Diabetes 130-US hospitals, 1999-2008: patients as sequences of inpatient encounters",
+               sensitive={"race": "Caucasian", "gender": "Male"}, labels=("death", "readmit_30d"),
+               vocabularies=("diag", "med", "admission", "lab"))
+def diabetes130_visits(path: Path | str | None = None, # your diabetic_data.csv[.gz] or its folder; None = registry copy
+                       settings: Settings | None = None, # run settings (data folders, downloads)
+                       vocabularies: list[str] | None = None, # vocabularies to keep (None: all)
+                       chapters: bool = False, # add the coarse vocabulary 'diag_group' (Strack et al. diagnosis groups)
+                       label: str = "death", # the default label: 'death' or 'readmit_30d'
+                      ) -> VisitDataset:
+    """Diabetes 130-US hospitals as visits: encounters grouped by patient_nbr, ordered by encounter_id."""
+    if label not in ("death", "readmit_30d"): raise FairsynthError(f"parameter 'label' must be 'death' or 'readmit_30d', got {label!r}")
+    p, sha = resolve(FILES["diabetes130/diabetic_data.csv.gz"], path, settings)
+    raw = pd.read_csv(p, keep_default_na=False, na_values=["?"], low_memory=False)
+    raw = raw.sort_values(["patient_nbr", "encounter_id"], kind="stable").reset_index(drop=True)
+    pid = "patient_nbr"
+    visits = pd.DataFrame({pid: raw[pid], "visit": raw.groupby(pid).cumcount() + 1})
+    diag = [icd9_category(raw[c]) for c in ["diag_1", "diag_2", "diag_3"]]
+    visits["diag"] = _code_sets(diag)
+    if chapters: visits["diag_group"] = _code_sets([icd9_group(raw[c]) for c in ["diag_1", "diag_2", "diag_3"]])
+    visits["med"] = _code_sets([(d + ":" + raw[d].astype(str)).where(raw[d] != "No") for d in _DIABETES_ALL_DRUGS])
+    visits["admission"] = _code_sets([("type:" + raw["admission_type_id"].astype(str)).where(~raw["admission_type_id"].isin(_ADMISSION_TYPE_MISSING)),
+                                   ("source:" + raw["admission_source_id"].astype(str)).where(~raw["admission_source_id"].isin(_ADMISSION_SOURCE_MISSING))])
+    lab = {"A1Cresult": "A1C", "max_glu_serum": "glucose"}
+    visits["lab"] = _code_sets([(short + ":" + raw[c].astype(str)).where(raw[c].notna() & (raw[c] != "None")) for c, short in lab.items()])
+    for c in _DIABETES_VISIT_NUMBERS: visits[c] = raw[c].astype(float)
+    raw["gender"] = raw["gender"].where(raw["gender"].isin(["Female", "Male"]))  # 3 'Unknown/Invalid' -> missing, as the flat loader
+    g = raw.groupby(pid, sort=True)
+    patients = g[["race", "gender", "age"]].first().reset_index()  # first non-missing value of each
+    expired = raw["discharge_disposition_id"].isin(_DIABETES_EXPIRED)
+    patients["death"] = expired.groupby(raw[pid]).last().to_numpy().astype("int64")
+    patients["readmit_30d"] = (raw["readmitted"] == "<30").groupby(raw[pid]).max().to_numpy().astype("int64")
+    vocabs = {"diag": "diag", **({"diag_group": "diag_group"} if chapters else {}), "med": "med", "admission": "admission", "lab": "lab"}
+    n_early = int((expired & (raw.groupby(pid).cumcount(ascending=False) > 0)).sum())
+    spec = VisitSpec("diabetes130_visits", pid, {"race": "categorical", "gender": "categorical", "age": "categorical",
+                     "death": "categorical", "readmit_30d": "categorical"}, "visit", vocabs,
+                     sensitive={"race": "Caucasian", "gender": "Male"},
+                     labels=(label, *[l for l in ("death", "readmit_30d") if l != label]), visit_numbers=_DIABETES_VISIT_NUMBERS,
+                     description=("UCI Diabetes 130-US hospitals (Strack et al. 2014) as visit sequences: a patient is a "
+                        "patient_nbr, a visit one inpatient encounter, in encounter_id order. Codes: 3-digit ICD-9 diagnosis "
+                        "categories of diag_1..3, the diabetes drugs given with their dose change, admission type and source "
+                        "ids, HbA1c and glucose serum results when measured. Labels: death (the last encounter ended in "
+                        f"death) and readmit_30d (readmitted within 30 days after any encounter). {n_early} encounter(s) "
+                        "ending in death are followed by another encounter of the same patient and do not count as death. "
+                        "Race '?' and gender 'Unknown/Invalid' are left missing."))
+    return _finish_visits(patients, visits, spec, vocabularies, sha, str(p))
+
+# %% ../nbs/02c_visits.ipynb #49ed1064
+VISIT_FILES: dict[str, DataFile] = {f.relpath: f for f in [  # raw files the visit loaders read beyond fairsynth.datafiles.FILES
+    DataFile("mimic3_demo/DIAGNOSES_ICD.csv", _MIMIC3 + "DIAGNOSES_ICD.csv",
+             "74dc979906bc2172f0cf025271dcd44c7cd52506b297e4b36e63dd40dce923da", homepage="https://physionet.org/content/mimiciii-demo/1.4/"),
+    DataFile("mimic4_demo/hosp/diagnoses_icd.csv.gz", _MIMIC4 + "hosp/diagnoses_icd.csv.gz",
+             "ffb493244933ae7e1cbb17183f78a2e65625bd253489c01d376bfdc49df774af", homepage="https://physionet.org/content/mimic-iv-demo/2.2/"),
+]}
+
+def _optional_file(beside: Path, # a file the loader found (its folder is searched)
+                   path: Path | str | None, # the user's folder, or None
+                   stem: str, # e.g. 'PROCEDURES_ICD' or 'hosp/procedures_icd'
+                  ) -> Path | None:
+    """An optional table (any case, .csv or .csv.gz): in the user's folder when given, else beside `beside`; None if absent."""
+    if path is not None and Path(path).expanduser().is_dir():
+        p = Path(path).expanduser()
+        return _find_in(p, stem) or _find_in(p, Path(stem).name)
+    return _find_in(beside.parent, Path(stem).name)
+
+def _icd_categories(codes: pd.Series, # ICD codes without dots
+                    version: pd.Series | None, # 9 / 10 per code; None: all ICD-9 and no prefix
+                    procedures: bool, # procedure codes (ICD-9 2-digit, ICD-10-PCS 3 characters)
+                   ) -> pd.Series:
+    """MIMIC ICD codes as categories, prefixed with their version when `version` is given."""
+    s = codes.astype("string").str.strip().str.upper()
+    if version is None:
+        return s.str[:2].astype(object) if procedures else icd9_category(s.astype(object), dotted=False)
+    v = pd.to_numeric(version, errors="coerce")
+    nine = s.str[:2] if procedures else icd9_category(s.astype(object), dotted=False).astype("string")
+    cat = nine.where(v == 9, s.str[:3])
+    return (v.astype("Int64").astype("string") + ":" + cat).astype(object).where(cat.notna() & v.isin([9, 10]), None)
+
+def _admission_codes(path: Path, # DIAGNOSES_ICD or PROCEDURES_ICD
+                     hadm: pd.Series, # the admissions' hadm_id, in visit order
+                     versioned: bool, # MIMIC-IV: icd_code + icd_version; MIMIC-III: icd9_code
+                     procedures: bool, # procedure codes
+                    ) -> list[tuple[str, ...]]:
+    """Per admission, the tuple of its code categories."""
+    t = _read_table(path, {"low_memory": False, "dtype": str})
+    t.columns = [c.lower() for c in t.columns]
+    col = "icd_code" if versioned else "icd9_code"
+    if missing := [c for c in ["hadm_id", col, *(["icd_version"] if versioned else [])] if c not in t.columns]:
+        raise FairsynthError(f"data file {path} has no column(s) {missing}")
+    cat = _icd_categories(t[col], t["icd_version"] if versioned else None, procedures)
+    row = t["hadm_id"].map(pd.Series(np.arange(len(hadm)), index=hadm.astype(str).to_numpy()))
+    keep = (row.notna() & cat.notna()).to_numpy()
+    return _code_sets_long(len(hadm), row[keep].astype(int).to_numpy(), cat[keep].to_numpy())
+
+# %% ../nbs/02c_visits.ipynb #34cec15f
+def _mimic_visits(name: str, # 'mimic3_demo' or 'mimic4_demo'
+                  path: Path | str | None, # the user's full MIMIC folder, or None for the demo
+                  settings: Settings | None, # run settings
+                  vocabularies: list[str] | None, # vocabularies to keep (None: all)
+                 ) -> VisitDataset:
+    """Admissions as visits, diagnoses (and procedures) as codes: what the MIMIC visit loaders share."""
+    mimic4 = name == "mimic4_demo"
+    (pa, sa), (pp, sp) = [resolve(FILES[f], path, settings) for f in DATASETS[name].files]
+    pd_, sd = resolve(VISIT_FILES["mimic4_demo/hosp/diagnoses_icd.csv.gz" if mimic4 else "mimic3_demo/DIAGNOSES_ICD.csv"], path, settings)
+    proc = _optional_file(pd_, path, "hosp/procedures_icd" if mimic4 else "PROCEDURES_ICD")
+    adm, pat = _read_lower(pa), _read_lower(pp)
+    race = "race" if mimic4 else "ethnicity"
+    for table, cols, p in [(adm, ["subject_id", "hadm_id", "admittime", "dischtime", race, "hospital_expire_flag"], pa),
+                           (pat, ["subject_id", "gender", *(["anchor_age", "anchor_year"] if mimic4 else ["dob"])], pp)]:
+        if missing := [c for c in cols if c not in table.columns]: raise FairsynthError(f"data file {p} has no column(s) {missing}")
+    adm = adm.assign(_t=pd.to_datetime(adm["admittime"])).sort_values(["subject_id", "_t", "hadm_id"], kind="stable").reset_index(drop=True)
+    visits = pd.DataFrame({"subject_id": adm["subject_id"], "visit": adm.groupby("subject_id").cumcount() + 1})
+    visits["diag"] = _admission_codes(pd_, adm["hadm_id"], mimic4, procedures=False)
+    vocabs = {"diag": "diag"}
+    if proc is not None: visits["proc"] = _admission_codes(proc, adm["hadm_id"], mimic4, procedures=True); vocabs["proc"] = "proc"
+    visits["los_days"] = (_years_between(adm["admittime"], adm["dischtime"]) * 365.2425).round(3).to_numpy()
+    eth = adm[race].astype("string").str.strip()
+    adm[race] = eth.mask(eth.str.upper().isin(PLACEHOLDERS)).astype(object)
+    first = adm.groupby("subject_id").first()  # first admission (first non-missing ethnicity / race)
+    joined = adm.groupby("subject_id").head(1).merge(pat, on="subject_id", how="left", validate="one_to_one", suffixes=("", "_p"))
+    age, age_note = (_mimic4_age if mimic4 else _mimic3_age)(joined)
+    patients = pd.DataFrame({"subject_id": joined["subject_id"].to_numpy(), race: first.loc[joined["subject_id"], race].to_numpy(),
+                             "gender": joined["gender"].to_numpy(), "age": age.to_numpy(dtype=float),
+                             "hospital_expire_flag": adm.groupby("subject_id")["hospital_expire_flag"].last()
+                                 .loc[joined["subject_id"]].to_numpy().astype("int64")})
+    full = path is not None
+    label = name.removesuffix("_demo") if full else name
+    spec = VisitSpec(f"{label}_visits", "subject_id", {race: "categorical", "gender": "categorical", "age": "numerical",
+                     "hospital_expire_flag": "categorical"}, "visit", vocabs, sensitive={race: "WHITE", "gender": "M"},
+                     labels=("hospital_expire_flag",), visit_numbers=("los_days",),
+                     description=(f"{'MIMIC-IV' if mimic4 else 'MIMIC-III'} hospital admissions as visit sequences: a patient is a "
+                        "subject_id, a visit one admission in admission-time order, its codes the 3-digit categories of its "
+                        f"diagnoses{' and procedures' if proc is not None else ''} "
+                        f"({'prefixed with the ICD version, 9: or 10:' if mimic4 else 'ICD-9'}); the label hospital_expire_flag "
+                        f"is in-hospital death at the last admission; age is at the first admission. "
+                        f"{age_note + ' ' if age_note else ''}{race.capitalize()} placeholders are left missing. {'' if full else _MIMIC_NOTE}"))
+    sha = combine_sha256([sa, sp, sd] + ([sha256_file(proc)] if proc is not None else []))
+    return _finish_visits(patients, visits, spec, vocabularies, sha, ", ".join(str(p) for p in [pa, pp, pd_, proc] if p is not None))
+
+@visit_dataset("mimic3_demo", title="MIMIC-III Clinical Database Demo v1.4 as admission sequences (100 patients)",
+               sensitive={"ethnicity": "WHITE", "gender": "M"}, labels=("hospital_expire_flag",), vocabularies=("diag",))
+def mimic3_demo_visits(path: Path | str | None = None, # a full MIMIC-III folder (ADMISSIONS, PATIENTS, DIAGNOSES_ICD[, PROCEDURES_ICD]); None = demo
+                       settings: Settings | None = None, # run settings (data folders, downloads)
+                       vocabularies: list[str] | None = None, # vocabularies to keep (None: all)
+                      ) -> VisitDataset:
+    """MIMIC-III admissions as visits with ICD-9 diagnosis (and procedure) categories."""
+    return _mimic_visits("mimic3_demo", path, settings, vocabularies)
+
+@visit_dataset("mimic4_demo", title="MIMIC-IV Clinical Database Demo v2.2 as admission sequences (100 patients)",
+               sensitive={"race": "WHITE", "gender": "M"}, labels=("hospital_expire_flag",), vocabularies=("diag",))
+def mimic4_demo_visits(path: Path | str | None = None, # a full MIMIC-IV folder (hosp/ inside, or hosp itself); None = demo
+                       settings: Settings | None = None, # run settings (data folders, downloads)
+                       vocabularies: list[str] | None = None, # vocabularies to keep (None: all)
+                      ) -> VisitDataset:
+    """MIMIC-IV admissions as visits with version-prefixed ICD-9 / ICD-10 diagnosis (and procedure) categories."""
+    return _mimic_visits("mimic4_demo", path, settings, vocabularies)
+
+# %% ../nbs/02c_visits.ipynb #a0dc0b97
+_SPEC_FIELDS: dict[str, tuple[type, ...]] = {"name": (str,), "patient_id": (str,), "patient_columns": (dict,), "visit_order": (str,),
+                                             "vocabularies": (dict,), "sensitive": (dict,), "labels": (list, str),
+                                             "visit_numbers": (list,), "description": (str,)}
+_SPEC_REQUIRED = ("name", "patient_id", "patient_columns", "visit_order", "vocabularies")
+
+def visit_spec_from_dict(d: dict, # the spec's fields, as in a JSON file
+                         where: str = "the visit spec", # name of its source, for messages
+                        ) -> VisitSpec:
+    """A VisitSpec from a plain dict, every field checked for presence and type."""
+    if not isinstance(d, dict): raise FairsynthError(f"{where} must be a JSON object of VisitSpec fields, got {type(d).__name__}")
+    if unknown := sorted(set(d) - set(_SPEC_FIELDS)): raise FairsynthError(f"{where} has unknown field(s) {unknown}; known: {list(_SPEC_FIELDS)}")
+    if missing := [f for f in _SPEC_REQUIRED if f not in d]: raise FairsynthError(f"{where} lacks the required field(s) {missing}")
+    for field, value in d.items():
+        if not isinstance(value, _SPEC_FIELDS[field]):
+            raise FairsynthError(f"field '{field}' of {where} must be {' or '.join(t.__name__ for t in _SPEC_FIELDS[field])}, got {type(value).__name__}")
+        inner = (value.values() if field in ("patient_columns", "vocabularies") else value if field in ("labels", "visit_numbers") else [])
+        if field == "labels" and isinstance(value, str): inner = [value]
+        if bad := [v for v in inner if not isinstance(v, str)]:
+            raise FairsynthError(f"field '{field}' of {where} must hold strings (column names / types), got {bad[:3]}")
+    if isinstance(d.get("labels"), str): d = {**d, "labels": [d["labels"]]}
+    return VisitSpec(**d)
+
+def load_visit_spec(path: Path | str, # a JSON file with the VisitSpec fields
+                   ) -> VisitSpec:
+    """A VisitSpec read from a JSON file."""
+    p = Path(path).expanduser()
+    if not p.is_file(): raise FairsynthError(f"visit spec file {p} does not exist")
+    try: d = json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise FairsynthError(f"visit spec file {p} is not valid JSON: {e}") from None
+    return visit_spec_from_dict(d, where=f"visit spec file {p}")
+
+def visits_from_csv(patients_csv: Path | str, # one row per patient: the id and the patient columns
+                    visits_csv: Path | str, # one row per visit: id, order, ';'-separated codes per vocabulary, visit numbers
+                    spec: VisitSpec | Path | str, # the spec, or its JSON file
+                    sep: str = ",", # the CSVs' field separator (codes are separated by ';')
+                   ) -> VisitDataset:
+    """A user's own patients and visits as a validated VisitDataset."""
+    spec = spec if isinstance(spec, VisitSpec) else load_visit_spec(spec)
+    paths = [Path(p).expanduser() for p in (patients_csv, visits_csv)]
+    for p, what in zip(paths, ["patient", "visit"]):
+        if not p.is_file(): raise FairsynthError(f"{what} file {p} does not exist")
+    patients = _read_table(paths[0], {"sep": sep})
+    code_cols = list(spec.vocabularies.values())
+    visits = _read_table(paths[1], {"sep": sep, "converters": {c: str for c in code_cols}})  # codes as written, '' = none
+    for p, table, cols in [(paths[0], patients, [spec.patient_id, *spec.patient_columns]),
+                           (paths[1], visits, [spec.patient_id, spec.visit_order, *code_cols, *spec.visit_numbers])]:
+        if missing := [c for c in cols if c not in table.columns]: raise FairsynthError(f"file {p} has no column(s) {missing} named in the spec")
+    for label in spec.labels:
+        if not patients[label].isna().any() and set(pd.unique(patients[label])) <= {0, 1}: patients[label] = patients[label].astype("int64")
+    data = VisitDataset(patients[[spec.patient_id, *spec.patient_columns]], visits[[spec.patient_id, spec.visit_order, *code_cols, *spec.visit_numbers]],
+                        spec, combine_sha256([sha256_file(paths[0]), sha256_file(paths[1])]), f"{paths[0]}, {paths[1]}")
+    return data
+
+# %% ../nbs/02c_visits.ipynb #033db439
+def visits_to_csv(data: VisitDataset, # the dataset to write
+                  folder: Path | str, # where patients.csv, visits.csv and spec.json go (created if absent)
+                 ) -> tuple[Path, Path, Path]:
+    """Write a VisitDataset as the two CSVs and the JSON spec `visits_from_csv` reads back."""
+    out = Path(folder).expanduser(); out.mkdir(parents=True, exist_ok=True)
+    visits = data.visits.copy()
+    for col in data.spec.vocabularies.values():
+        if bad := [c for codes in visits[col] for c in codes if ";" in c]:
+            raise FairsynthError(f"code {bad[0]!r} of visit column '{col}' holds ';', the CSV code separator")
+        visits[col] = [";".join(codes) for codes in visits[col]]
+    paths = out / "patients.csv", out / "visits.csv", out / "spec.json"
+    data.patients.to_csv(paths[0], index=False); visits.to_csv(paths[1], index=False)
+    d = dataclasses.asdict(data.spec)
+    d["labels"], d["visit_numbers"] = list(d["labels"]), list(d["visit_numbers"])
+    paths[2].write_text(json.dumps(d, indent=1, default=str) + "\n")
+    return paths
