@@ -312,7 +312,7 @@ def diabetes130_visits(path: Path | str | None = None, # your diabetic_data.csv[
     patients = g[["race", "gender", "age"]].first().reset_index()  # first non-missing value of each
     expired = raw["discharge_disposition_id"].isin(_DIABETES_EXPIRED)
     patients["death"] = expired.groupby(raw[pid]).last().to_numpy().astype("int64")
-    patients["readmit_30d"] = (raw["readmitted"] == "<30").groupby(raw[pid]).max().to_numpy().astype("int64")
+    patients["readmit_30d"] = (raw["readmitted"] == "<30").groupby(raw[pid]).last().to_numpy().astype("int64")  # the last visit's: "any visit" leaks through the visit count
     vocabs = {"diag": "diag", **({"diag_group": "diag_group"} if chapters else {}), "med": "med", "admission": "admission", "lab": "lab"}
     n_early = int((expired & (raw.groupby(pid).cumcount(ascending=False) > 0)).sum())
     spec = VisitSpec("diabetes130_visits", pid, {"race": "categorical", "gender": "categorical", "age": "categorical",
@@ -323,7 +323,7 @@ def diabetes130_visits(path: Path | str | None = None, # your diabetic_data.csv[
                         "patient_nbr, a visit one inpatient encounter, in encounter_id order. Codes: 3-digit ICD-9 diagnosis "
                         "categories of diag_1..3, the diabetes drugs given with their dose change, admission type and source "
                         "ids, HbA1c and glucose serum results when measured. Labels: death (the last encounter ended in "
-                        f"death) and readmit_30d (readmitted within 30 days after any encounter). {n_early} encounter(s) "
+                        f"death) and readmit_30d (readmitted within 30 days after the last encounter). {n_early} encounter(s) "
                         "ending in death are followed by another encounter of the same patient and do not count as death. "
                         "Race '?' and gender 'Unknown/Invalid' are left missing."))
     return _finish_visits(patients, visits, spec, vocabularies, sha, str(p))
