@@ -68,7 +68,7 @@ def test_diabetes130_counts_labels_and_load_time(d130, raw130):
     readmit = (last["readmitted"] == "<30").astype(int)
     p = data.patients.set_index("patient_nbr")
     assert p["death"].equals(death.reindex(p.index)) and p["readmit_30d"].equals(readmit.reindex(p.index))
-    assert 0.01 < p["death"].mean() < 0.05 and 0.05 < p["readmit_30d"].mean() < 0.2
+    assert 0.01 < p["death"].mean() < 0.05 and 0.02 < p["readmit_30d"].mean() < 0.1  # last visit readmitted within 30 days: 4.5%
     rates = p.groupby("race")[["death", "readmit_30d"]].mean()
     assert {"Caucasian", "AfricanAmerican", "Hispanic", "Asian", "Other"} == set(rates.index)
     assert rates["readmit_30d"].between(0.03, 0.25).all()
