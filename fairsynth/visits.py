@@ -14,6 +14,7 @@ import dataclasses
 import itertools
 import json
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, Callable
 
 import numpy as np
@@ -26,10 +27,10 @@ from .spec import ColumnType
 from .userdata import _read_table
 
 # %% auto #0
-__all__ = ['VISIT_DATASETS', 'VISIT_FILES', 'VisitSpec', 'VisitDataset', 'validate_visits', 'visit_split', 'VisitDatasetInfo',
-           'visit_dataset', 'load_visits', 'list_visit_datasets', 'icd9_category', 'diabetes130_visits',
-           'mimic3_demo_visits', 'mimic4_demo_visits', 'visit_spec_from_dict', 'load_visit_spec', 'visits_from_csv',
-           'visits_to_csv']
+__all__ = ['VISIT_DATASETS', 'VISIT_FILES', 'VisitSpec', 'VisitDataset', 'validate_visits', 'visit_split', 'concat_visits',
+           'VisitDatasetInfo', 'visit_dataset', 'load_visits', 'list_visit_datasets', 'icd9_category',
+           'diabetes130_visits', 'mimic3_demo_visits', 'mimic4_demo_visits', 'visit_spec_from_dict', 'load_visit_spec',
+           'visits_from_csv', 'visits_to_csv']
 
 # %% ../nbs/02c_visits.ipynb #44733aee
 @dataclasses.dataclass(frozen=True)
@@ -159,15 +160,34 @@ def validate_visits(patients: pd.DataFrame, # one row per patient
 def visit_split(data: VisitDataset, # patients and visits
                 test_size: float = 0.3, # share of patients held out
                 seed: int = 0, # same seed, same split
+                label: str | None = None, # the label the split keeps balanced (default: the spec's first)
                ) -> tuple[VisitDataset, VisitDataset]:
     """(train, test) VisitDatasets with no patient on both sides."""
     from sklearn.model_selection import train_test_split
     if not 0 < test_size < 1: raise FairsynthError(f"parameter 'test_size' must be > 0 and < 1, got {test_size!r}")
     ids, spec = data.patients[data.spec.patient_id].to_numpy(), data.spec
-    y = data.patients[spec.labels[0]].to_numpy() if spec.labels else None
+    label = label or (spec.labels[0] if spec.labels else None)
+    if label is not None and label not in spec.labels: raise FairsynthError(f"parameter 'label': '{label}' is not a label of '{spec.name}'; labels: {list(spec.labels)}")
+    y = data.patients[label].to_numpy() if label is not None else None
     stratify = y if y is not None and np.bincount(y.astype(int), minlength=2).min() >= 2 else None
     train_ids, test_ids = train_test_split(ids, test_size=test_size, random_state=seed, stratify=stratify)
     return data.subset(train_ids), data.subset(test_ids)
+
+def concat_visits(parts: Sequence[VisitDataset], # datasets of the same spec (e.g. real patients and synthetic ones)
+                  prefixes: Sequence[str] | None = None, # one id prefix per part (default: '0:', '1:', ...)
+                 ) -> VisitDataset:
+    """One dataset of every part's patients; ids become '<prefix><id>' so that patients of different parts never merge."""
+    if not parts: raise FairsynthError("concat_visits: no dataset given")
+    spec = parts[0].spec
+    if bad := [i for i, d in enumerate(parts) if d.spec.patient_id != spec.patient_id or list(d.spec.vocabularies) != list(spec.vocabularies)]:
+        raise FairsynthError(f"concat_visits: part(s) {bad} have another patient id or other vocabularies than part 0")
+    prefixes = [f"{i}:" for i in range(len(parts))] if prefixes is None else list(prefixes)
+    if len(prefixes) != len(parts) or len(set(prefixes)) != len(prefixes): raise FairsynthError("parameter 'prefixes' must give one distinct prefix per part")
+    pid = spec.patient_id
+    rename = lambda frame, pre: frame.assign(**{pid: pre + frame[pid].astype(str)})
+    return VisitDataset(pd.concat([rename(d.patients, pre) for d, pre in zip(parts, prefixes)], ignore_index=True),
+                        pd.concat([rename(d.visits, pre) for d, pre in zip(parts, prefixes)], ignore_index=True), spec,
+                        parts[0].sha256 if len(parts) == 1 else "", "; ".join(dict.fromkeys(d.source for d in parts if d.source)))
 
 # %% ../nbs/02c_visits.ipynb #2e356fed
 @dataclasses.dataclass(frozen=True)

@@ -22,8 +22,8 @@ from ..spec import DatasetSpec
 from ..tabular import categorical_labels, encoded_frame
 
 # %% auto #0
-__all__ = ['WHY', 'CHECKS', 'USES', 'COLLAPSE_CHECKS', 'HealthThresholds', 'group_key', 'distinct_row_share', 'health_checks',
-           'health_verdict', 'health_summary', 'unusable_reason', 'privacy_reading']
+__all__ = ['WHY', 'CHECKS', 'SEQUENCE_WHY', 'USES', 'COLLAPSE_CHECKS', 'HealthThresholds', 'group_key', 'distinct_row_share',
+           'health_checks', 'health_verdict', 'health_summary', 'unusable_reason', 'privacy_reading']
 
 # %% ../../nbs/28_metrics.health.ipynb #6d13a8fd
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +62,12 @@ WHY = {
     "missingness_kept": "missingness is informative in clinical data; a table with another missing pattern misleads imputation and complete-case analyses",
     "distinct_rows": "a table repeating a few rows has collapsed: every statistic describes those few patterns, and low distances to real rows mean collapse, not memorisation",
 }
-CHECKS = tuple(WHY)
+CHECKS = tuple(WHY)  # the checks of a flat table
+SEQUENCE_WHY = {  # the checks `metrics.longitudinal.sequence_health` adds for visit sequences
+    "codes_lost": "a common code the synthetic patients never carry cannot be studied, and models trained on them never learn it",
+    "visits_per_patient": "the number of visits carries a patient's course (and predicts outcomes); another count distorts every sequence statistic",
+}
+WHY.update(SEQUENCE_WHY)  # one place explains every check a report lists
 
 def group_key(attribute: str, # a sensitive attribute
               value: Any, # one of its values

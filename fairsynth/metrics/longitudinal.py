@@ -22,19 +22,20 @@ from sklearn.metrics import r2_score, roc_auc_score
 
 from ..core import FairsynthError
 from .fairness import group_table
+from .health import WHY
 from .utility import classification_scores
 from ..tabular import categorical_labels
 from ..visits import VisitDataset
 
 # %% auto #0
-__all__ = ['Group', 'LEVELS', 'FIDELITY_COLUMNS', 'SEQUENCE_MODELS', 'CodedVisits', 'coded_visits', 'group_mask',
+__all__ = ['Group', 'LEVELS', 'FIDELITY_COLUMNS', 'SEQUENCE_MODELS', 'CLASS_WEIGHTS', 'CodedVisits', 'coded_visits', 'group_mask',
            'code_prevalence', 'agreement', 'prevalence_fidelity', 'top_codes', 'cooccurrence_rates',
            'cooccurrence_fidelity', 'transition_probabilities', 'transition_fidelity', 'visits_per_patient',
            'codes_per_visit', 'distribution_fidelity', 'visit_count_fidelity', 'codes_per_visit_fidelity',
            'longitudinal_fidelity', 'patient_distance_nearest', 'nearest_patient_distance', 'exact_sequence_copies',
-           'sequence_membership_inference_auc', 'sequence_privacy', 'PatientFeatures', 'fit_patient_features',
-           'bag_of_codes', 'VisitSequences', 'visit_sequences', 'sequence_predictions', 'sequence_utility',
-           'sequence_group_scores']
+           'sequence_membership_inference_auc', 'sequence_privacy', 'sequence_health', 'PatientFeatures',
+           'fit_patient_features', 'bag_of_codes', 'VisitSequences', 'visit_sequences', 'predict_label',
+           'sequence_predictions', 'sequence_utility', 'sequence_group_scores']
 
 # %% ../../nbs/29_metrics.longitudinal.ipynb #4addd900
 Group = tuple[str, Any]  # (sensitive attribute, value): restrict a metric to the patients of one group
@@ -422,6 +423,34 @@ def sequence_privacy(train: VisitDataset, # the real training patients the gener
             "membership_inference_auc": sequence_membership_inference_auc(train, synthetic, holdout, seed, max_patients)}
     return pd.DataFrame({"metric": list(rows), "value": [float(v) for v in rows.values()]})
 
+# %% ../../nbs/29_metrics.longitudinal.ipynb #814f7deb
+def sequence_health(real: VisitDataset, # the real patients the generator was fitted on (or those it stands for)
+                    synthetic: VisitDataset, # the synthetic patients
+                    min_prevalence: float = 0.01, # codes held by at least this share of the real visits are 'common'
+                    max_lost_share: float = 0.10, # fail when more than this share of the common codes is never written
+                    max_visit_ratio_gap: float = 0.25, # fail when |synthetic - real| mean visits per patient exceeds this share of the real mean
+                   ) -> pd.DataFrame:
+    """Health rows (check, column, group, status, value, threshold, message, why) of visit sequences: common codes lost, visits per patient."""
+    rows = []
+    def add(check, column, status, value, threshold, message):
+        rows.append({"check": check, "column": column, "group": None, "status": status, "value": float(value),
+                     "threshold": float(threshold), "message": message, "why": WHY[check]})
+    for v in real.spec.vocabularies:
+        prev = code_prevalence(real, v)
+        common = set(prev.code[prev.visits >= min_prevalence])
+        if not common: continue
+        lost = sorted(common - set(synthetic.codes(v)))
+        share = len(lost) / len(common)
+        status = "fail" if share > max_lost_share else "warn" if lost else "pass"
+        add("codes_lost", v, status, share, max_lost_share,
+            f"{len(lost)} of {len(common)} common '{v}' codes (in >= {min_prevalence:.0%} of real visits) never appear in the synthetic visits"
+            + (f", e.g. {lost[:3]}" if lost else ""))
+    r, s = visits_per_patient(real).mean(), visits_per_patient(synthetic).mean()
+    gap = abs(s - r) / r
+    add("visits_per_patient", None, "fail" if gap > max_visit_ratio_gap else "warn" if gap > max_visit_ratio_gap / 2 else "pass", gap,
+        max_visit_ratio_gap, f"synthetic patients have {s:.2f} visits on average, real {r:.2f} ({gap:.0%} apart)")
+    return pd.DataFrame(rows)
+
 # %% ../../nbs/29_metrics.longitudinal.ipynb #2aa75d64
 SEQUENCE_MODELS = ("bag_of_codes_lr", "gru")  # the sequence classifiers of `sequence_predictions`
 
@@ -525,15 +554,15 @@ def _concat_sequences(parts: Sequence[VisitSequences]) -> VisitSequences:
 
 def _gru_fit_predict(train: VisitSequences, d_train: np.ndarray, y_train: np.ndarray,
                      test: VisitSequences, d_test: np.ndarray, seed: int,
-                     hidden: int = 32, epochs: int = 10, batch_size: int = 64, lr: float = 0.01) -> np.ndarray:
+                     hidden: int = 32, epochs: int = 10, batch_size: int = 64, lr: float = 0.01, balanced: bool = False) -> np.ndarray:
     """A one-layer GRU over the visits, its last hidden state and the demographics into a logistic output; P(y = 1) on the test patients."""
     import torch
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a net this small runs fastest, and the same, on one thread
-    try: return _gru_train(train, d_train, y_train, test, d_test, seed, hidden, epochs, batch_size, lr)
+    try: return _gru_train(train, d_train, y_train, test, d_test, seed, hidden, epochs, batch_size, lr, balanced)
     finally: torch.set_num_threads(threads)
 
-def _gru_train(train, d_train, y_train, test, d_test, seed, hidden, epochs, batch_size, lr) -> np.ndarray:
+def _gru_train(train, d_train, y_train, test, d_test, seed, hidden, epochs, batch_size, lr, balanced=False) -> np.ndarray:
     """The body of `_gru_fit_predict` (run on one torch thread)."""
     import torch
     from torch import nn
@@ -557,7 +586,9 @@ def _gru_train(train, d_train, y_train, test, d_test, seed, hidden, epochs, batc
     net = Net()
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     y = torch.from_numpy(y_train.astype(np.float32))
-    loss_fn = nn.BCEWithLogitsLoss()
+    n_pos = float(y_train.sum())
+    pos_weight = torch.tensor((len(y_train) - n_pos) / max(n_pos, 1.0)) if balanced else None  # 'balanced' weights, as a ratio
+    loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
     net.train()
     for _ in range(epochs):
         for b in torch.randperm(len(train), generator=gen).split(batch_size):
@@ -575,6 +606,40 @@ def _label_of(data: VisitDataset, label: str, where: str) -> np.ndarray:
         raise FairsynthError(f"label '{label}' is not a label of {where} ('{data.spec.name}' has labels {list(data.spec.labels)})")
     return data.patients[label].to_numpy().astype(int)
 
+CLASS_WEIGHTS = (None, "balanced")  # the classifiers' class weights: none, or scikit-learn's 'balanced' (the GRU: a positive weight of negatives / positives)
+
+def predict_label(parts: Sequence[VisitDataset], # the training patients (one or several datasets, e.g. real and added)
+                  test: VisitDataset, # the patients to score
+                  label: str | None = None, # the patient label predicted (default: the spec's first)
+                  models: Sequence[str] = SEQUENCE_MODELS, # sequence classifiers
+                  seed: int = 0, # seed of every classifier
+                  max_codes: int = 1000, # code features kept (the most frequent in the training patients)
+                  max_visits: int = 20, # GRU: each patient's last visits read
+                  epochs: int = 10, # GRU: training epochs
+                  demographics: Sequence[str] | None = None, # patient columns beside the codes (default: all but the labels)
+                  class_weight: str | None = None, # None or 'balanced' (a rare label: 'balanced' keeps the threshold 0.5 meaningful)
+                  where: str = "training", # the training set's name, for messages
+                 ) -> dict[str, np.ndarray]:
+    """Model name -> P(label = 1) of every test patient, each model trained on the patients of `parts` together."""
+    from sklearn.linear_model import LogisticRegression
+    label = label or parts[0].spec.label
+    if bad := [m for m in models if m not in SEQUENCE_MODELS]: raise FairsynthError(f"unknown sequence model(s) {bad}; known: {list(SEQUENCE_MODELS)}")
+    if class_weight not in CLASS_WEIGHTS: raise FairsynthError(f"parameter 'class_weight' must be one of {list(CLASS_WEIGHTS)}, got {class_weight!r}")
+    y = np.concatenate([_label_of(d, label, f"the '{where}' training patients") for d in parts])
+    if len(np.unique(y)) < 2: raise FairsynthError(f"label '{label}' of the '{where}' training patients has one class only")
+    feats = fit_patient_features(parts, demographics, max_codes)
+    out = {}
+    for m in models:
+        if m == "bag_of_codes_lr":
+            model = LogisticRegression(max_iter=2000, random_state=seed, class_weight=class_weight).fit(sp.vstack([bag_of_codes(feats, d) for d in parts]), y)
+            out[m] = model.predict_proba(bag_of_codes(feats, test))[:, 1]
+        else:
+            out[m] = _gru_fit_predict(_concat_sequences([visit_sequences(feats, d, max_visits) for d in parts]),
+                                      np.concatenate([_demographics(feats, d) for d in parts]), y,
+                                      visit_sequences(feats, test, max_visits), _demographics(feats, test), seed, epochs=epochs,
+                                      balanced=class_weight == "balanced")
+    return out
+
 def sequence_predictions(train: VisitDataset, # the real training patients
                          test: VisitDataset, # the real test patients (never seen by a generator)
                          label: str | None = None, # the patient label predicted (default: the spec's first)
@@ -585,9 +650,9 @@ def sequence_predictions(train: VisitDataset, # the real training patients
                          max_visits: int = 20, # GRU: each patient's last visits read
                          epochs: int = 10, # GRU: training epochs
                          demographics: Sequence[str] | None = None, # patient columns beside the codes (default: all but the labels)
+                         class_weight: str | None = None, # None or 'balanced'
                         ) -> pd.DataFrame:
     """P(label = 1) of every test patient for each training set and model, with the test patients' id, label and sensitive attributes."""
-    from sklearn.linear_model import LogisticRegression
     label = label or train.spec.label
     if bad := [m for m in models if m not in SEQUENCE_MODELS]: raise FairsynthError(f"unknown sequence model(s) {bad}; known: {list(SEQUENCE_MODELS)}")
     y_test = _label_of(test, label, "the test patients")
@@ -595,18 +660,9 @@ def sequence_predictions(train: VisitDataset, # the real training patients
     spec, rows = test.spec, []
     base = test.patients[[spec.patient_id, *spec.sensitive]].assign(y_true=y_test)
     for name, parts in sets.items():
-        y = np.concatenate([_label_of(d, label, f"the '{name}' training patients") for d in parts])
-        if len(np.unique(y)) < 2: raise FairsynthError(f"label '{label}' of the '{name}' training patients has one class only")
-        feats = fit_patient_features(parts, demographics, max_codes)
-        for m in models:
-            if m == "bag_of_codes_lr":
-                model = LogisticRegression(max_iter=2000, random_state=seed).fit(sp.vstack([bag_of_codes(feats, d) for d in parts]), y)
-                p = model.predict_proba(bag_of_codes(feats, test))[:, 1]
-            else:
-                p = _gru_fit_predict(_concat_sequences([visit_sequences(feats, d, max_visits) for d in parts]),
-                                     np.concatenate([_demographics(feats, d) for d in parts]), y,
-                                     visit_sequences(feats, test, max_visits), _demographics(feats, test), seed, epochs=epochs)
-            rows.append(base.assign(train_on=name, model=m, p_hat=p, n_train=len(y)))
+        n_train = sum(len(d.patients) for d in parts)
+        for m, p in predict_label(parts, test, label, models, seed, max_codes, max_visits, epochs, demographics, class_weight, name).items():
+            rows.append(base.assign(train_on=name, model=m, p_hat=p, n_train=n_train))
     return pd.concat(rows, ignore_index=True)
 
 def sequence_utility(train: VisitDataset, # the real training patients

@@ -443,7 +443,7 @@ def best_weight(summary: pd.DataFrame, # summarise_fairness output
                 f1_tolerance: float = 0.02, # largest F1 loss against `real` allowed
                ) -> str | None:
     """The label of the best λ > 0 arm for `model` (see above); None if the sweep has no λ > 0."""
-    s = summary[(summary.model == model)].pivot_table(index="arm_label", columns="metric", values="mean", observed=True)
+    s = summary[(summary.model == model)].pivot_table(index="arm_label", columns="metric", values="mean", observed=True, dropna=False)
     cands = [l for l in s.index if str(l).startswith("synthetic") and float(str(l).split("=")[1]) > 0]
     if not cands or "real" not in s.index: return None
     f1_loss = s.loc["real", "f1"] - s.loc[cands, "f1"]
@@ -458,7 +458,7 @@ def goal_check(summary: pd.DataFrame, # summarise_fairness output
     """Per model: real, duplicate, λ = 0 and the best λ with DI, worst-group TPR, F1 and whether the goal is met."""
     out = []
     for model in summary.model.unique():
-        s = summary[summary.model == model].pivot_table(index="arm_label", columns="metric", values="mean", observed=True)
+        s = summary[summary.model == model].pivot_table(index="arm_label", columns="metric", values="mean", observed=True, dropna=False)
         best = best_weight(summary, model, f1_tolerance)
         for label, role in [("real", "real"), ("duplicate", "duplicate"), (weight_label(0), "λ = 0"), (best, "best λ")]:
             if label is None or label not in s.index: continue
@@ -475,7 +475,7 @@ def tradeoff_points(summary: pd.DataFrame, # summarise_fairness output
                    ) -> pd.DataFrame:
     """One row per arm: means and interval ends of every metric (columns `<metric>`, `<metric>_lo`, `<metric>_hi`)."""
     s = summary[summary.model == model]
-    wide = s.pivot_table(index="arm_label", columns="metric", values=["mean", "ci_low", "ci_high"], observed=True)
+    wide = s.pivot_table(index="arm_label", columns="metric", values=["mean", "ci_low", "ci_high"], observed=True, dropna=False)
     out = wide["mean"].copy()
     for m in out.columns: out[f"{m}_lo"], out[f"{m}_hi"] = wide["ci_low"][m], wide["ci_high"][m]
     out["parity"] = di_fairness(out["di"].to_numpy())

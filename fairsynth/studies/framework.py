@@ -218,7 +218,8 @@ STUDIES: dict[str, Study] = {}
 STUDY_MODULES = {"synthesis": "fairsynth.studies.synthesis", "augmentation": "fairsynth.studies.augmentation",
                  "fairness": "fairsynth.studies.fairness", "causal": "fairsynth.studies.causal_fairness",
                  "treatment": "fairsynth.studies.treatment",
-                 "benchmark": "fairsynth.studies.benchmark"}  # study name -> module that registers it when imported
+                 "benchmark": "fairsynth.studies.benchmark",
+                 "longitudinal": "fairsynth.studies.longitudinal"}  # study name -> module that registers it when imported
 
 def register_study(study: Study) -> Study:
     """Add a study to the registry (its config learns the study's name)."""
