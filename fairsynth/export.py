@@ -317,6 +317,7 @@ def card_html(card: dict[str, Any]) -> str:
     health_line = ("every health check passed" + (" (warnings below)" if any(r["status"] == "warn" for r in health["checks"]) else "") if health["healthy"] else
                    "⚠ FAILED health checks: " + esc("; ".join(f"{r['check']}" + (f"[{r['column']}]" if r.get("column") else "")
                                                       for r in health["checks"] if r["status"] == "fail")))
+    unhealthy = "" if health["healthy"] else " ⚠ of a table that failed a health check (above): not a plain result"
     dp = card.get("differential_privacy")
     dp_html = (_table_html([{"parameter": k, "value": json.dumps(v) if isinstance(v, (dict, list)) else v} for k, v in dp.items()])
                if dp else "<p>Not trained with differential privacy.</p>")
@@ -336,13 +337,13 @@ def card_html(card: dict[str, Any]) -> str:
         "<h2>Health checks</h2>", f"<p>{health_line}.</p>",
         _table_html([r for r in health["checks"] if r["status"] != "pass"], ["check", "column", "group", "status", "value", "threshold", "message"]),
         *(["<h2>Fidelity, utility and sensitive groups</h2>", "<p>Not measured: the privacy gate refused the table.</p>"] if f is None else [
-        "<h2>Fidelity</h2>",
+        f"<h2>Fidelity{unhealthy}</h2>",
         _table_html([{"SDMetrics quality": f.get("quality"), "detection AUROC": f.get("detection_auc"),
                       "coarse detection AUROC": f.get("detection_auc_coarse"), "missingness detection AUROC": f.get("missingness_detection_auc"),
                       "mean |correlation difference|": f.get("correlation_mean_abs_difference")}]),
         "<p>Features that give synthetic rows away (what to fix first):</p>", _table_html(f["give_away_features"]),
-        "<h2>Utility</h2>", f"<p>Random forest on <code>{esc(u['outcome'])}</code>, trained on the audit table and tested on held-out real patients: {gap}.</p>",
-        "<h2>Per sensitive group</h2>",
+        f"<h2>Utility{unhealthy}</h2>", f"<p>Random forest on <code>{esc(u['outcome'])}</code>, trained on the audit table and tested on held-out real patients: {gap}.</p>",
+        f"<h2>Per sensitive group{unhealthy}</h2>",
         _table_html(group_table(card["fidelity_by_group"], gen["name"]))]),
         "<h2>Privacy gate</h2>", f"<p>{esc(p['audit'])}.</p>",
         _table_html(p["gate"], ["table", "check", "column", "value", "threshold", "passed", "why"], digits=4),

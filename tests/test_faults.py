@@ -15,6 +15,11 @@ import pytest
 from fairsynth.core import FairsynthError
 from fairsynth.report import _TEMP_PREFIX, page_lock, remove_stale_temporaries
 
+def default_sigint() -> None:
+    """In the child: Ctrl-C raises KeyboardInterrupt again (a shell's background job, such as a CI run, starts with it ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 SLOW_RUN = textwrap.dedent("""
     import dataclasses, sys, time
     import pandas as pd
@@ -34,14 +39,14 @@ def test_ctrl_c_during_a_run_exits_130_with_one_line_and_keeps_the_cells(tmp_pat
     store = tmp_path / "store"
     cmd = [sys.executable, "-c", SLOW_RUN, "run", "augmentation", "--n-majority", "300", "--repeats", "20",
            "--store", str(store), "--no-reports", "--reports-dir", str(tmp_path / "reports")]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while not len(list((store / "cells").glob("*.parquet"))) >= 2:  # two cells finished
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
             time.sleep(0.1)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=180)  # generous: CI runs two test workers on two cores
     finally:
         proc.kill()
     assert proc.returncode == 130, err
@@ -58,7 +63,7 @@ def test_workers_of_a_killed_run_do_not_linger(tmp_path):
            "--store", str(store), "--no-reports", "--reports-dir", str(tmp_path / "reports")]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while not list((store / "cells").glob("*.parquet")):  # the loky workers are computing
             assert proc.poll() is None and time.monotonic() < deadline
             time.sleep(0.1)
@@ -89,16 +94,16 @@ SLOW_PAGE = textwrap.dedent("""
 
 def test_ctrl_c_while_a_page_renders_leaves_no_page_lock_or_temporary_files(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", SLOW_PAGE, str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True, preexec_fn=default_sigint)
     pattern = f"{_TEMP_PREFIX}{proc.pid}-*"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while not list(Path(tempfile.gettempdir()).glob(f"{pattern}/kernel-*.json")):  # the kernel runs
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
             time.sleep(0.1)
         time.sleep(2)  # inside the cell
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground process group
-        out, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=180)  # generous: CI runs two test workers on two cores
     finally:
         proc.kill()
     assert proc.returncode == 130 and "interrupted while rendering slow.html" in err, err

@@ -348,9 +348,8 @@ def save_results(res: SynthesisResult, # a finished study
 
 # %% ../../nbs/30_studies.synthesis.ipynb #5e7c0003
 def synthesis_pages(config: SynthesisConfig, data: Dataset, design: None) -> list[Page]:
-    """The one page of the study: reports/<dataset>/all/synthesis.html (a CSV and its spec by their absolute paths: the report's kernel runs elsewhere)."""
-    paths = dict(zip(("csv", "spec"), config.source())) if config.csv else {}
-    return [Page("synthesis", "all", "synthesis.html", f"fairsynth: {data.spec.name} synthesis report", paths)]
+    """The one page of the study: reports/<dataset>/all/synthesis.html (`StudyConfig.resolve` makes its CSV and spec paths absolute)."""
+    return [Page("synthesis", "all", "synthesis.html", f"fairsynth: {data.spec.name} synthesis report")]
 
 def synthesis_designs(config: SynthesisConfig, # the study's parameters
                       data: Dataset, # the loaded table
