@@ -49,7 +49,7 @@ def test_unknown_and_bad_parameters_are_named(name):
 HEALTH_HELPERS = ("health_rows", "withheld_reasons", "withhold", "table_health", "health_overview", "health_headline", "mark_unhealthy")
 
 
-@pytest.mark.parametrize("name", ["augmentation", "fairness", "causal", "treatment"])
+@pytest.mark.parametrize("name", ["augmentation", "fairness", "causal", "treatment", "longitudinal"])
 def test_the_health_of_synthetic_tables_is_said_once(name):
     """A study names where its rows keep the health of its tables (a HealthLayout); the helpers live in studies.common."""
     from fairsynth.studies import common

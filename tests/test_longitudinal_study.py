@@ -88,3 +88,27 @@ def test_own_csvs_need_all_three_and_name_a_stray_visit(own_files: dict[str, str
                  "--reports-dir", str(reports)]) == 2
     assert "999999" in capsys.readouterr().err.strip().splitlines()[-1]
     assert not reports.exists() or not any(reports.rglob("*"))
+
+
+def _cheap_cell(params, settings=None) -> pd.DataFrame:
+    """A stand-in for the study's cell (no fitting): one row."""
+    return pd.DataFrame({"metric": ["rows"], "value": [1.0]})
+
+
+def test_grid_cells_are_keyed_by_the_data_checksum(own_files: dict[str, str], tmp_path: Path) -> None:
+    import dataclasses
+    from fairsynth.core import load_settings
+    from fairsynth.studies.framework import data_checksum, get_study, run_study_grid, study_data
+    study = dataclasses.replace(get_study("longitudinal"), cell=_cheap_cell)
+    config = study.config(csv=own_files["csv"], visits_csv=own_files["visits"], spec=own_files["spec"], repeats=1, store=str(tmp_path / "store"))
+    settings = load_settings()
+    def run():
+        data = study_data(study, config, settings)
+        return run_study_grid(study, config, data, study.designs(config, data)[0], settings, progress=False), data
+    first, data = run()
+    again, _ = run()
+    assert first.computed and not again.computed and again.skipped == first.computed
+    visits = Path(own_files["visits"])
+    visits.write_text(visits.read_text() + visits.read_text().splitlines()[1].replace(",1,", ",99,", 1) + "\n")  # the user adds a visit
+    edited, data2 = run()
+    assert data_checksum(data2) != data_checksum(data) and not edited.skipped and len(edited.computed) == len(first.computed)

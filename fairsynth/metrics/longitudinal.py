@@ -423,7 +423,7 @@ def sequence_privacy(train: VisitDataset, # the real training patients the gener
             "membership_inference_auc": sequence_membership_inference_auc(train, synthetic, holdout, seed, max_patients)}
     return pd.DataFrame({"metric": list(rows), "value": [float(v) for v in rows.values()]})
 
-# %% ../../nbs/29_metrics.longitudinal.ipynb #814f7deb
+# %% ../../nbs/29_metrics.longitudinal.ipynb #653fde0c
 def sequence_health(real: VisitDataset, # the real patients the generator was fitted on (or those it stands for)
                     synthetic: VisitDataset, # the synthetic patients
                     min_prevalence: float = 0.01, # codes held by at least this share of the real visits are 'common'
