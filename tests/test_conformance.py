@@ -18,7 +18,6 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from fairsynth.core import FairsynthError
 from fairsynth.data import load_dataset
@@ -45,13 +44,7 @@ CHECKS = ("rows", "columns_dtypes", "same_seed", "other_seed", "condition", "sam
           "bad_seed", "bad_n", "missing_and_rare", "optional_extra")  # the checks below, in order (test_<check>)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """The torch models are tiny: one thread is as fast and does not stall when other work shares the cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest: the torch models are tiny, one thread each
 
 
 @pytest.fixture(scope="module", autouse=True)

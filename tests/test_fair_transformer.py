@@ -18,13 +18,7 @@ SMALL = dict(d_model=32, n_heads=2, n_layers=1, batch_size=128, device="cpu")  #
 EPOCHS = 6  # enough for the small model to learn the simulated table's group effect
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """The models are tiny: one thread is as fast and does not stall when other work shares the cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest: the torch models are tiny, one thread each
 
 
 @pytest.fixture(scope="module")

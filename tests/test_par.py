@@ -3,7 +3,6 @@ valid patients whose codes come from the kept top-K, repeats itself under one se
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from fairsynth.core import FairsynthError
 from fairsynth.generators.par import PARGenerator
@@ -29,12 +28,7 @@ def simulate_visits(n_patients: int = 150, seed: int = 0) -> VisitDataset:
     return VisitDataset(patients, pd.DataFrame(rows), spec)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest: the torch models are tiny, one thread each
 
 
 @pytest.fixture(scope="module")

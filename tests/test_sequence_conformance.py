@@ -6,7 +6,6 @@ import inspect
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from fairsynth.core import FairsynthError
 from fairsynth.generators.sequence import BUILTIN_SEQUENCE_GENERATORS, get_sequence_generator, sequence_generator_class
@@ -48,12 +47,7 @@ def make(name: str, seed: int = 0):
     return get_sequence_generator(name, seed=seed, **{k: v for k, v in FAST.items() if k in accepted})
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest: the torch models are tiny, one thread each
 
 
 @pytest.fixture(scope="module")

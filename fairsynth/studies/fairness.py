@@ -36,7 +36,7 @@ __all__ = ['SMALL_GROUPS', 'DOWNSTREAM_MODELS', 'AUGMENT_MODES', 'GROUP_METRICS'
            'HEADLINE_METRICS', 'FairnessDesign', 'resolve_fairness_design', 'group_of', 'study_split',
            'downstream_model', 'added_counts', 'synthetic_counts', 'duplicated_rows', 'fair_synthetic_rows',
            'score_arm', 'weight_label', 'arm_labels', 'arm_order', 'fit_subsample', 'synthetic_health',
-           'withheld_groups', 'score_synthetic_arm', 'fairness_cell', 'parse_weights', 'FairnessConfig',
+           'withheld_groups', 'score_synthetic_arm', 'fairness_cell', 'parse_weights', 'check_sweep', 'FairnessConfig',
            'generator_parameters', 'fairness_designs', 'fairness_cells', 'fairness_store_name', 'fairness_pages',
            'summarise_fairness', 'headline_table', 'best_weight', 'goal_check', 'tradeoff_points', 'plot_tradeoffs',
            'group_rates', 'plot_group_rates', 'generator_record']
@@ -320,6 +320,22 @@ def parse_weights(weights: Sequence[float] | str, # lambdas: a list or comma-sep
     if any(not np.isfinite(v) or v < 0 for v in out): raise FairsynthError(f"parameter '{name}' must be finite and >= 0, got {weights!r}")
     return out
 
+def check_sweep(lambdas: str, # the sweep's fairness weights, comma-separated
+                models: str, # downstream models, comma-separated
+                known_models: Sequence[str], # the models the study knows
+                generator_params: str | None, # JSON object of further generator parameters
+                reserved: Sequence[str], # generator parameters the study sets itself
+               ) -> None:
+    """The checks a λ-sweep study's config shares: weights are numbers >= 0, models are known, `generator_params` is a
+    JSON object leaving the study's own parameters alone; each error names its parameter."""
+    parse_weights(lambdas)
+    names = parse_list(models)
+    if not names: raise FairsynthError("parameter 'models' names no model")
+    if bad := [m for m in names if m not in known_models]:
+        raise FairsynthError(f"parameter 'models': unknown model(s) {bad}; known models: {list(known_models)}")
+    if clash := set(reserved) & set(parse_json_object(generator_params, "generator_params")):
+        raise FairsynthError(f"parameter 'generator_params' must not set {sorted(clash)}: the study sets them")
+
 @dataclasses.dataclass(frozen=True)
 class FairnessConfig(GridConfig):
     """The fairness study: attribute(s), the lambda sweep, the generator and the downstream models."""
@@ -340,13 +356,7 @@ class FairnessConfig(GridConfig):
     def check(self) -> None:
         """Lambdas are numbers >= 0, models are known, generator_params is a JSON object leaving the study's own parameters alone."""
         super().check()
-        parse_weights(self.lambdas)
-        models = parse_list(self.models)
-        if not models: raise FairsynthError("parameter 'models' names no model")
-        if bad := [m for m in models if m not in DOWNSTREAM_MODELS]:
-            raise FairsynthError(f"parameter 'models': unknown model(s) {bad}; known models: {list(DOWNSTREAM_MODELS)}")
-        if clash := {"fairness_weight", "attribute", "outcome", "seed"} & set(parse_json_object(self.generator_params, "generator_params")):
-            raise FairsynthError(f"parameter 'generator_params' must not set {sorted(clash)}: the study sets them")
+        check_sweep(self.lambdas, self.models, DOWNSTREAM_MODELS, self.generator_params, ("fairness_weight", "attribute", "outcome", "seed"))
         get_generator("fair_transformer", **generator_parameters(self))  # unknown or bad generator parameters fail here, before any cell
 
 def generator_parameters(config: FairnessConfig) -> dict[str, Any]:

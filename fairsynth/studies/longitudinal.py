@@ -27,7 +27,8 @@ from ..metrics.longitudinal import (SEQUENCE_MODELS, longitudinal_fidelity, pred
                                             sequence_privacy)
 from ..spec import DatasetSpec
 from .common import HealthLayout, draw_seed, group_folder, health_rows, parse_json_object, parse_list, withhold
-from .fairness import GROUP_METRICS, SMALL_GROUPS, FairnessDesign, arm_labels, arm_order, parse_weights, withheld_groups
+from .fairness import (GROUP_METRICS, SMALL_GROUPS, FairnessDesign, arm_labels, arm_order, check_sweep, parse_weights,
+                                        withheld_groups)
 from .framework import GridConfig, Page, Study, option, register_study
 from ..visits import VISIT_DATASETS, VisitDataset, concat_visits, load_visit_spec, load_visits, visit_split, visits_from_csv
 
@@ -352,13 +353,7 @@ class LongitudinalConfig(GridConfig):
     def check(self) -> None:
         """Lambdas, classifiers and HALO parameters are checked before any cell runs."""
         super().check()
-        parse_weights(self.lambdas)
-        models = parse_list(self.models)
-        if not models: raise FairsynthError("parameter 'models' names no sequence classifier")
-        if bad := [m for m in models if m not in SEQUENCE_MODELS]:
-            raise FairsynthError(f"parameter 'models': unknown sequence classifier(s) {bad}; known: {list(SEQUENCE_MODELS)}")
-        if clash := {"fairness_weight", "attribute", "label", "seed"} & set(parse_json_object(self.generator_params, "generator_params")):
-            raise FairsynthError(f"parameter 'generator_params' must not set {sorted(clash)}: the study sets them")
+        check_sweep(self.lambdas, self.models, SEQUENCE_MODELS, self.generator_params, ("fairness_weight", "attribute", "label", "seed"))
         get_sequence_generator("halo", **halo_parameters(self))  # unknown or bad HALO parameters fail here
 
     def parameters(self) -> dict[str, Any]:
