@@ -16,7 +16,7 @@ from fairsynth.data import load_dataset
 from fairsynth.generators.base import register
 from fairsynth.report import execute_study
 from fairsynth.studies.augmentation import (METHODS, STANDARD_METHODS, STUDY, AugmentationConfig, augmentation_cell,
-                                            augmentation_cells, config_generator_params, count_wins, draw_group_sample,
+                                            augmentation_cells, config_generator_params, count_wins, style_paper_table, draw_group_sample,
                                             paper_table, resolve_design, smote_rows, summarise, synthetic_rows, train_and_score)
 from fairsynth.studies.common import draw_seed
 from fairsynth.studies.framework import run_config
@@ -171,7 +171,16 @@ def test_win_counts_and_best_marking():
     assert "[" in text.iloc[0, 0]
     w = count_wins(s).set_index("method")
     assert w.loc["synthetic-group (g)", "beats_baseline"] == 1 and w.loc["synthetic-group (g)", "beats_all_standard"] == 0
-    assert w.loc["synthetic-generic (g)", "beats_all_standard"] == 1 and w.loc["synthetic-generic (g)", "beats_baseline_significantly"] == 1
+    assert w.loc["synthetic-generic (g)", "beats_all_standard"] == 1 and np.isnan(w.loc["synthetic-generic (g)", "beats_baseline_significantly"])
+    assert (w.verdict == "not enough repeats for a verdict (3 < 5)").all()  # 3 repeats: no wins claimed, no best marked
+    assert "font-weight" not in style_paper_table(means, text, repeats=3).to_html()
+    five = summarise(_fake_results({"baseline": [.60, .61, .62, .60, .61], "upweighted": [.62, .63, .64, .62, .63], "separate": [.5] * 5,
+                                    "smote": [.55, .56, .57, .55, .56], "synthetic-group": [.61, .62, .63, .61, .62],
+                                    "synthetic-generic": [.70, .71, .72, .70, .71]}))
+    w5 = count_wins(five).set_index("method")
+    assert w5.loc["synthetic-generic (g)", "beats_baseline_significantly"] == 1 and w5.loc["synthetic-generic (g)", "repeats"] == 5
+    m5, t5 = paper_table(five)
+    assert "font-weight: bold" in style_paper_table(m5, t5, repeats=5).to_html()
 
 
 def test_run_resumes_and_only_computes_new_cells(tmp_path):
@@ -268,7 +277,7 @@ def test_cli_writes_group_and_dataset_pages(reports_dir):
     index = (reports_dir / "index.html").read_text().replace("'", '"')
     assert 'href="nhefs/black_or_other/augmentation.html"' in index and 'href="nhefs/all/augmentation.html"' in index
     meta = json.loads((reports_dir / "nhefs" / "black_or_other" / "augmentation.json").read_text())
-    assert meta["group"] == "black or other" and "beats baseline" in meta["summary"]
+    assert meta["group"] == "black or other" and "higher mean than the baseline" in meta["summary"] and "not enough repeats" in meta["summary"]
     summary = pd.read_csv(reports_dir / "nhefs" / "black_or_other" / "augmentation_summary.csv")
     assert set(summary.n_minority) == {60, 100} and (summary.n == 2).all()
 

@@ -25,7 +25,7 @@ def test_mimic4_demo_end_to_end(tmp_path: Path, capsys) -> None:
     for section in ("The data as visits", "Health of the synthetic patients", "The goal, with paired intervals",
                     "Longitudinal fidelity, per group", "HALO beside SDV", "Privacy of the synthetic patients", "Provenance"):
         assert section in html, section
-    assert "not enough repeats (2 &lt; 5)" in html or "not enough repeats (2 < 5)" in html  # 2 splits: no verdict
+    assert "not enough repeats for a verdict (2 &lt; 5)" in html or "not enough repeats for a verdict (2 < 5)" in html  # 2 splits: no verdict
     assert str(tmp_path) not in html and "Traceback" not in html
     side = json.loads(page.with_suffix(".json").read_text())
     assert side["study"] == "longitudinal" and side["dataset"] == "mimic4_demo_visits"

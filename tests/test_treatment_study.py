@@ -98,10 +98,10 @@ def test_steam_beats_its_base_where_the_truth_is_known():
     assert steam < 2 * real + 0.1, (steam, real)  # STEAM's learners approach what the real rows allow
 
 
-def hand_results() -> pd.DataFrame:
-    """Two repeats of made-up metrics with known paired differences."""
+def hand_results(repeats: int = 2) -> pd.DataFrame:
+    """Made-up metrics with known paired differences over `repeats` repeats (2: bumps -0.01, +0.01)."""
     rows = []
-    for rep, bump in ((0, -0.01), (1, 0.01)):
+    for rep, bump in enumerate(np.linspace(-0.01, 0.01, repeats)):
         for arm, j, u in (("alone", 0.80, 0.30), ("steam", 0.95, 0.10)):
             for m, v in (("JSD_pi", j + bump), ("P_alpha", 0.9), ("R_beta", 0.5 + bump), ("ATE_error", u / 3)):
                 rows.append(dict(repeat=rep, base="tvae", arm=arm, metric=m, learner="", group="", data="synthetic", value=v, lo=np.nan, hi=np.nan))
@@ -116,7 +116,11 @@ def hand_results() -> pd.DataFrame:
 
 def test_summaries_on_known_numbers():
     gain = steam_gain(hand_results()).set_index("metric")
-    assert gain.loc["JSD_pi", "difference"] == pytest.approx(0.15) and gain.loc["JSD_pi", "better"] and gain.loc["JSD_pi", "significant"]
+    assert gain.loc["JSD_pi", "difference"] == pytest.approx(0.15) and gain.loc["JSD_pi", "better"]
+    assert not gain.loc["JSD_pi", "significant"] and gain.loc["JSD_pi", "verdict"] == "not enough repeats for a verdict (2 < 5)"  # 2 repeats: no verdict
+    five = steam_gain(hand_results(5)).set_index("metric")
+    assert five.loc["JSD_pi", "significant"] and five.loc["JSD_pi", "verdict"] == "STEAM better (paired interval)"
+    assert five.loc["P_alpha", "verdict"] == "no difference shown"
     assert gain.loc["U_PEHE", "difference"] == pytest.approx(-0.2) and gain.loc["U_PEHE", "better"]  # the learners' mean, lower is better
     assert gain.loc["P_alpha", "difference"] == pytest.approx(0) and not gain.loc["P_alpha", "better"]
     assert gain.loc["U_PEHE", "holdout"] == pytest.approx(0.12) and np.isnan(gain.loc["P_alpha", "holdout"])

@@ -29,7 +29,7 @@ from ..generators.base import get_generator
 from ..metrics.health import health_checks
 from ..models import get_model
 from ..spec import Dataset, DatasetSpec
-from .common import (HealthLayout, draw_seed, epoch_params, group_folder, health_rows, load_study_data,
+from .common import (verdict_blocked, HealthLayout, draw_seed, epoch_params, group_folder, health_rows, load_study_data,
                                       parse_json_object, parse_list, t_interval, withheld_reasons, withhold)
 from .framework import GridConfig, Page, Study, option, register_study
 from ..tabular import feature_encoder
@@ -505,8 +505,12 @@ def paper_table(summary: pd.DataFrame, # summarise() output
     text = text.pivot_table(index=idx, columns="method_label", values="text", aggfunc="first", sort=False)[cols]
     return means, text
 
-def style_paper_table(means: pd.DataFrame, text: pd.DataFrame) -> pd.io.formats.style.Styler:
-    """The text table with each row's best mean in bold."""
+def style_paper_table(means: pd.DataFrame, # paper_table's means
+                      text: pd.DataFrame, # paper_table's text
+                      repeats: int | None = None, # repeats behind the means; fewer than MIN_VERDICT_REPEATS: no row's best is marked
+                     ) -> pd.io.formats.style.Styler:
+    """The text table with each row's best mean in bold (only from MIN_VERDICT_REPEATS repeats or more)."""
+    if repeats is not None and verdict_blocked(repeats): return text.style
     best = means.eq(means.max(axis=1), axis=0)
     return text.style.apply(lambda _: best.map(lambda b: "font-weight:bold" if b else "").to_numpy(), axis=None)
 
@@ -515,18 +519,23 @@ def count_wins(summary: pd.DataFrame, # summarise() output
                group: str = "minority", # evaluation group
                n_minority: int | None = None, # minority size (default: the most common)
               ) -> pd.DataFrame:
-    """Per synthetic method: rows compared, rows beating the baseline (and significantly), rows beating all standard approaches."""
+    """Per synthetic method: rows compared, rows with a higher mean than the baseline, rows beating it significantly
+    (its paired interval above 0; NaN, with the reason in `verdict`, under MIN_VERDICT_REPEATS repeats), rows above
+    every standard approach's mean."""
     means, _ = paper_table(summary, metric, group, n_minority)
     s = at_size(summary, metric, group, n_minority)
     sig = s.set_index(["dataset", "minority", "outcome", "method_label"])["diff_low"] > 0
     std = [m for m in STANDARD_METHODS if m in means]
+    repeats = int(s["n"].min()) if len(s) else 0
+    blocked = verdict_blocked(repeats)
     out = []
     for m in [c for c in means if c not in STANDARD_METHODS]:
         ok = means[m].notna() & means["baseline"].notna()
         sig_m = sig.xs(m, level="method_label").reindex(means.index).fillna(False)
         out.append(dict(method=m, rows=int(ok.sum()), beats_baseline=int((means[m] > means["baseline"])[ok].sum()),
-                        beats_baseline_significantly=int(sig_m[ok].sum()),
-                        beats_all_standard=int((means[m] > means[std].max(axis=1))[ok].sum())))
+                        beats_baseline_significantly=int(sig_m[ok].sum()) if not blocked else np.nan,
+                        beats_all_standard=int((means[m] > means[std].max(axis=1))[ok].sum()), repeats=repeats,
+                        verdict=blocked or "wins = rows beating the baseline significantly (paired 95% interval)"))
     return pd.DataFrame(out)
 
 # %% ../../nbs/31_studies.augmentation.ipynb #a234ca4c

@@ -31,7 +31,8 @@ from ..metrics.causal_fairness import LEARNERS, MEASURE_LABELS, CausalRoles, cau
 from ..models import MODEL_CHOICES, model_pipeline
 from ..spec import Dataset, DatasetSpec
 from .common import (WITHHELD, HealthLayout, draw_seed, group_folder, health_rows, load_study_data, narrow_spec,
-                                      parse_json_object, parse_list, repeat_intervals, withheld_reasons)
+                                      parse_json_object, parse_list, repeat_intervals, t_interval, verdict_blocked, withheld_reasons,
+                                      MIN_VERDICT_REPEATS)
 from .framework import GridConfig, Page, Study, option, register_study
 
 # %% auto #0
@@ -477,12 +478,35 @@ def deviation_table(summary: pd.DataFrame, # summarise_causal output
     return pd.DataFrame(out)
 
 # %% ../../nbs/35_studies.causal_fairness.ipynb #927338c8
+def _reduction_verdict(results: pd.DataFrame, model: str, source: str, method: str, measures: Sequence[str], goal: float,
+                       min_repeats: int, met_in_means: bool) -> dict:
+    """Paired per-repeat reductions of a training source against `real` (same repeat): their t-intervals and the verdict."""
+    r = results[(results.kind == "predictor") & (results.model == model) & (results.method == method) & results.measure.isin(list(measures))]
+    wide = r.pivot_table(index=["repeat", "measure"], columns="source", values="estimate")
+    if not {"real", source} <= set(wide.columns): return {"repeats": 0, "verdict": verdict_blocked(0, min_repeats)}
+    red = (1 - wide[source].abs() / wide["real"].abs()).replace([np.inf, -np.inf], np.nan).dropna()
+    out, lows = {}, []
+    for m in measures:
+        ti = t_interval(red.xs(m, level="measure")) if m in red.index.get_level_values("measure") else t_interval(pd.Series(dtype=float))
+        out[f"{m}_reduction_interval"] = f"[{ti['ci_low']:.2f}, {ti['ci_high']:.2f}]"
+        lows.append(ti["ci_low"])
+    n = min(int(t_interval(red.xs(m, level="measure"))["n"]) if m in red.index.get_level_values("measure") else 0 for m in measures)
+    if blocked := verdict_blocked(n, min_repeats): verdict = blocked
+    elif not met_in_means: verdict = "not met"
+    elif all(lo >= goal for lo in lows): verdict = "met (every reduction's paired interval above the goal)"
+    else: verdict = "met in the means only (a reduction's paired interval reaches below the goal)"
+    return {**out, "repeats": n, "verdict": verdict}
+
 def reduction_table(summary: pd.DataFrame, # summarise_causal output
                     method: str = "dr", # estimator
                     measures: Sequence[str] = ("de", "tv"), # measures whose reduction is asked for
                     goal: float = 0.7, # reduction wanted
+                    results: pd.DataFrame | None = None, # the tidy rows behind `summary`: with them, each reduction gets a paired interval over repeats and a verdict
+                    min_repeats: int = MIN_VERDICT_REPEATS, # fewer repeats: no verdict
                    ) -> pd.DataFrame:
-    """Per predictor and training source: the measures and AUROC against the real-trained predictor."""
+    """Per predictor and training source: the measures and AUROC against the real-trained predictor; `goal_met` on the
+    means, and with `results` a `verdict`: met (every reduction's paired interval above the goal), met in the means
+    only, not met, or not enough repeats."""
     pred, auc = summary[(summary.kind == "predictor") & (summary.method == method)], summary[summary.measure == "auroc"]
     out = []
     for model in pred.model.unique():
@@ -497,6 +521,7 @@ def reduction_table(summary: pd.DataFrame, # summarise_causal output
             a = auc[(auc.model == model) & (auc.source == source)]["mean"].iloc[0]
             row.update(auroc_real=a_real, auroc_synthetic=a, auroc_change=a - a_real,
                        goal_met=bool(all(row[f"{m}_reduction"] >= goal for m in measures)))
+            if results is not None: row.update(_reduction_verdict(results, model, source, method, measures, goal, min_repeats, row["goal_met"]))
             out.append(row)
     return pd.DataFrame(out)
 

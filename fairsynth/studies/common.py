@@ -28,10 +28,11 @@ from ..metrics.health import WHY, unusable_reason
 from ..spec import Dataset, DatasetSpec, load_spec
 
 # %% auto #0
-__all__ = ['NEURAL_GENERATORS', 'HEALTH_PREFIX', 'WITHHELD', 'UNHEALTHY_MARK', 'resolve_source', 'data_label', 'load_study_data',
-           'narrow_spec', 'draw_seed', 'parse_list', 'parse_json_object', 'group_folder', 'epoch_params', 't_interval',
-           'repeat_intervals', 'write_sidecar', 'HealthLayout', 'health_rows', 'withheld_reasons', 'withhold',
-           'table_health', 'health_headline', 'health_overview', 'mark_unhealthy']
+__all__ = ['NEURAL_GENERATORS', 'MIN_VERDICT_REPEATS', 'HEALTH_PREFIX', 'WITHHELD', 'UNHEALTHY_MARK', 'resolve_source',
+           'data_label', 'load_study_data', 'narrow_spec', 'draw_seed', 'parse_list', 'parse_json_object',
+           'group_folder', 'epoch_params', 't_interval', 'repeat_intervals', 'verdict_blocked', 'write_sidecar',
+           'HealthLayout', 'health_rows', 'withheld_reasons', 'withhold', 'table_health', 'health_headline',
+           'health_overview', 'mark_unhealthy']
 
 # %% ../../nbs/38_studies.common.ipynb #3bf2e1ac
 def resolve_source(dataset: str | None, # registered dataset name
@@ -155,6 +156,15 @@ def repeat_intervals(rows: pd.DataFrame, # tidy rows: the keys, the estimates an
     out["interval"] = np.where(one, "estimator", "t over repeats")
     out["n"] = out["n"].astype(int)
     return out
+
+# %% ../../nbs/38_studies.common.ipynb #e4692426
+MIN_VERDICT_REPEATS = 5  # repeats a verdict (goal met, win, ahead) needs, with paired intervals
+
+def verdict_blocked(n: int, # repeats behind the verdict
+                    min_repeats: int = MIN_VERDICT_REPEATS, # repeats a verdict needs
+                   ) -> str | None:
+    """'not enough repeats for a verdict (n < 5)' when `n` is too few, else None."""
+    return f"not enough repeats for a verdict ({int(n)} < {min_repeats})" if n < min_repeats else None
 
 # %% ../../nbs/38_studies.common.ipynb #c0aa0002
 def write_sidecar(out_html: Path | str, # the report page

@@ -27,8 +27,8 @@ from ..metrics.health import health_checks
 from ..metrics.fairness import bootstrap_scores, di_fairness, group_table, pareto_front, plot_tradeoff
 from ..models import MODEL_CHOICES, model_pipeline
 from ..spec import Dataset, DatasetSpec
-from .common import (HealthLayout, draw_seed, group_folder, health_rows, load_study_data, parse_json_object,
-                                      parse_list, t_interval, withheld_reasons, withhold)
+from .common import (HealthLayout, draw_seed, group_folder, health_rows, load_study_data, MIN_VERDICT_REPEATS, parse_json_object,
+                                      parse_list, t_interval, verdict_blocked, withheld_reasons, withhold)
 from .framework import GridConfig, Page, Study, option, register_study
 
 # %% auto #0
@@ -38,8 +38,8 @@ __all__ = ['SMALL_GROUPS', 'DOWNSTREAM_MODELS', 'AUGMENT_MODES', 'GROUP_METRICS'
            'score_arm', 'weight_label', 'arm_labels', 'arm_order', 'fit_subsample', 'synthetic_health',
            'withheld_groups', 'score_synthetic_arm', 'fairness_cell', 'parse_weights', 'check_sweep', 'FairnessConfig',
            'generator_parameters', 'fairness_designs', 'fairness_cells', 'fairness_store_name', 'fairness_pages',
-           'summarise_fairness', 'headline_table', 'best_weight', 'goal_check', 'tradeoff_points', 'plot_tradeoffs',
-           'group_rates', 'plot_group_rates', 'generator_record']
+           'summarise_fairness', 'headline_table', 'best_weight', 'goal_check', 'goal_verdicts', 'tradeoff_points',
+           'plot_tradeoffs', 'group_rates', 'plot_group_rates', 'generator_record']
 
 # %% ../../nbs/34_studies.fairness.ipynb #33212f80
 SMALL_GROUPS = "other (small groups)"  # label of the pooled rare values of the attribute
@@ -478,6 +478,47 @@ def goal_check(summary: pd.DataFrame, # summarise_fairness output
             out.append(dict(model=model, role=role, arm=str(label), di=di, worst_group_tpr=wt, f1=f1, auroc=s.loc[label, "auroc"],
                             worst_tpr_gain=d_wt, f1_change=d_f1, di_in_band=bool(di_band[0] <= di <= di_band[1]), goal_met=met))
     return pd.DataFrame(out)
+
+def goal_verdicts(summary: pd.DataFrame, # `studies.fairness.summarise_fairness` of the rows
+                     min_repeats: int = MIN_VERDICT_REPEATS, # fewer repeats: no verdict
+                     f1_tolerance: float = 0.02, # largest F1 loss allowed
+                     tpr_gain: float = 0.05, # worst-group TPR gain wanted over `real`
+                     di_band: tuple[float, float] = (0.8, 1.25), # DI band counted as parity
+                    ) -> pd.DataFrame:
+    """Every arm against seed 000's goal (DI in the band, worst-group TPR up `tpr_gain`, F1 down at most `f1_tolerance`),
+    with the paired intervals of the worst-TPR gain and the F1 change and a verdict: met (DI's interval inside the band,
+    the paired intervals of the gain above 0 and of the F1 change above the tolerance), met in the means only (which
+    interval does not confirm it), not met (what failed), or not enough repeats; `best` marks `best_weight`'s pick."""
+    out = []
+    for model in summary.model.unique():
+        s = summary[summary.model == model].assign(arm_label=lambda d: d.arm_label.astype(str)).set_index(["arm_label", "metric"])
+        if ("real", "f1") not in s.index: continue
+        best = best_weight(summary, model, f1_tolerance)
+        for arm in dict.fromkeys(s.index.get_level_values(0)):
+            get = lambda metric, col="mean": s[col].get((arm, metric), np.nan)
+            row = dict(model=model, arm=arm, best=arm == best, di=get("di"), worst_group_tpr=get("worst_group_tpr"),
+                       mean_group_tpr=get("mean_group_tpr"), f1=get("f1"), auroc=get("auroc"))
+            if arm == "real":
+                out.append({**row, "repeats": int(get("f1", "n")), "verdict": ""}); continue
+            gain, f1_change, n = get("worst_group_tpr", "diff_mean"), get("f1", "diff_mean"), int(get("f1", "n"))
+            misses = [m for m, ok in [("DI outside the band", di_band[0] <= row["di"] <= di_band[1]),
+                                      (f"worst-group TPR gain below {tpr_gain:g}", gain >= tpr_gain),
+                                      (f"F1 down more than {f1_tolerance:g}", f1_change >= -f1_tolerance)] if not ok]
+            if blocked := verdict_blocked(n, min_repeats): verdict = blocked
+            elif misses: verdict = "not met: " + "; ".join(misses)
+            else:
+                unconfirmed = [m for m, ok in [(f"DI interval [{get('di', 'ci_low'):.2f}, {get('di', 'ci_high'):.2f}] leaves the band",
+                                                di_band[0] <= get("di", "ci_low") and get("di", "ci_high") <= di_band[1]),
+                                               ("worst-TPR gain interval reaches 0", get("worst_group_tpr", "diff_low") > 0),
+                                               (f"F1 change interval reaches -{f1_tolerance:g}", get("f1", "diff_low") >= -f1_tolerance)] if not ok]
+                verdict = "met (every interval agrees)" if not unconfirmed else "met in the means only: " + "; ".join(unconfirmed)
+            out.append({**row, "worst_tpr_gain": gain, "worst_tpr_gain_interval": f"[{get('worst_group_tpr', 'diff_low'):+.3f}, {get('worst_group_tpr', 'diff_high'):+.3f}]",
+                        "f1_change": f1_change, "f1_change_interval": f"[{get('f1', 'diff_low'):+.3f}, {get('f1', 'diff_high'):+.3f}]",
+                        "repeats": n, "verdict": verdict})
+    cols = ["model", "arm", "best", "di", "worst_group_tpr", "mean_group_tpr", "f1", "auroc", "worst_tpr_gain", "worst_tpr_gain_interval",
+            "f1_change", "f1_change_interval", "repeats", "verdict"]
+    return pd.DataFrame(out).reindex(columns=cols)
+
 
 # %% ../../nbs/34_studies.fairness.ipynb #a4cd6609
 def tradeoff_points(summary: pd.DataFrame, # summarise_fairness output

@@ -26,7 +26,7 @@ from ..metrics.health import health_checks
 from ..metrics.longitudinal import (SEQUENCE_MODELS, longitudinal_fidelity, predict_label, sequence_health,
                                             sequence_privacy)
 from ..spec import DatasetSpec
-from .common import HealthLayout, draw_seed, group_folder, health_rows, parse_json_object, parse_list, withhold
+from .common import MIN_VERDICT_REPEATS, HealthLayout, draw_seed, group_folder, health_rows, parse_json_object, parse_list, verdict_blocked, withhold
 from .fairness import (GROUP_METRICS, SMALL_GROUPS, FairnessDesign, arm_labels, arm_order, check_sweep, parse_weights,
                                         withheld_groups)
 from .framework import GridConfig, Page, Study, option, register_study
@@ -39,7 +39,7 @@ __all__ = ['CLASS_WEIGHT', 'FIDELITY_METRICS', 'HEALTH', 'STUDY', 'PREVALENCE_GO
            'patient_table_spec', 'synthetic_visit_health', 'fidelity_rows', 'privacy_rows', 'visit_arm_labels',
            'visit_arm_order', 'longitudinal_cell', 'LongitudinalConfig', 'halo_parameters', 'visit_study_data',
            'longitudinal_designs', 'longitudinal_cells', 'longitudinal_store_name', 'longitudinal_pages',
-           'visit_overview', 'vocabulary_sizes', 'fidelity_table', 'anchor_table', 'arms_not_run', 'visit_goal_check']
+           'visit_overview', 'vocabulary_sizes', 'fidelity_table', 'anchor_table', 'arms_not_run']
 
 # %% ../../nbs/39a_studies.longitudinal.ipynb #deb56dac
 @functools.lru_cache(maxsize=4)
@@ -472,7 +472,7 @@ def fidelity_table(results: pd.DataFrame, # tidy rows of finished cells
     return t[["source", "group", "patients", "repeats", *[m for m in FIDELITY_METRICS if m in t.columns], "prevalence goal"]]
 
 def anchor_table(results: pd.DataFrame, # tidy rows of finished cells
-                 min_repeats: int = 5, # fewer repeats: no verdict
+                 min_repeats: int = MIN_VERDICT_REPEATS, # fewer repeats: no verdict
                 ) -> pd.DataFrame:
     """HALO and PAR on the same patients: fit and sample seconds, overall prevalence and co-occurrence R², and a verdict
     on each from paired differences (HALO − PAR) over repeats."""
@@ -490,7 +490,7 @@ def anchor_table(results: pd.DataFrame, # tidy rows of finished cells
         if not {"halo", "par"} <= set(wide.columns): continue
         d = t_interval(wide.halo - wide.par)
         n = int(d["n"])
-        if n < min_repeats: verdict = f"not enough repeats for a verdict ({n} < {min_repeats})"
+        if blocked := verdict_blocked(n, min_repeats): verdict = blocked
         else:
             ahead = d["ci_low"] > 0 if better == "higher" else d["ci_high"] < 0
             behind = d["ci_high"] < 0 if better == "higher" else d["ci_low"] > 0
@@ -508,44 +508,3 @@ def arms_not_run(results: pd.DataFrame, # tidy rows of finished cells
     if r.empty: return pd.DataFrame(columns=["arm", "repeats", "why (first repeat)"])
     return (r.assign(arm=visit_arm_labels(r)).groupby("arm", sort=False)
              .agg(repeats=("repeat", "nunique"), why=("note", "first")).reset_index().rename(columns={"why": "why (first repeat)"}))
-
-def visit_goal_check(summary: pd.DataFrame, # `studies.fairness.summarise_fairness` of the rows
-                     min_repeats: int = 5, # fewer repeats: no verdict
-                     f1_tolerance: float = 0.02, # largest F1 loss allowed
-                     tpr_gain: float = 0.05, # worst-group TPR gain wanted over `real`
-                     di_band: tuple[float, float] = (0.8, 1.25), # DI band counted as parity
-                    ) -> pd.DataFrame:
-    """Every arm against seed 000's goal (DI in the band, worst-group TPR up `tpr_gain`, F1 down at most `f1_tolerance`),
-    with the paired intervals of the worst-TPR gain and the F1 change and a verdict: met (DI's interval inside the band,
-    the paired intervals of the gain above 0 and of the F1 change above the tolerance), met in the means only (which
-    interval does not confirm it), not met (what failed), or not enough repeats; `best` marks `studies.fairness.best_weight`'s pick."""
-    from fairsynth.studies.fairness import best_weight
-    out = []
-    for model in summary.model.unique():
-        s = summary[summary.model == model].assign(arm_label=lambda d: d.arm_label.astype(str)).set_index(["arm_label", "metric"])
-        if ("real", "f1") not in s.index: continue
-        best = best_weight(summary, model, f1_tolerance)
-        for arm in dict.fromkeys(s.index.get_level_values(0)):
-            get = lambda metric, col="mean": s[col].get((arm, metric), np.nan)
-            row = dict(model=model, arm=arm, best=arm == best, di=get("di"), worst_group_tpr=get("worst_group_tpr"),
-                       mean_group_tpr=get("mean_group_tpr"), f1=get("f1"), auroc=get("auroc"))
-            if arm == "real":
-                out.append({**row, "repeats": int(get("f1", "n")), "verdict": ""}); continue
-            gain, f1_change, n = get("worst_group_tpr", "diff_mean"), get("f1", "diff_mean"), int(get("f1", "n"))
-            misses = [m for m, ok in [("DI outside the band", di_band[0] <= row["di"] <= di_band[1]),
-                                      (f"worst-group TPR gain below {tpr_gain:g}", gain >= tpr_gain),
-                                      (f"F1 down more than {f1_tolerance:g}", f1_change >= -f1_tolerance)] if not ok]
-            if n < min_repeats: verdict = f"not enough repeats ({n} < {min_repeats})"
-            elif misses: verdict = "not met: " + "; ".join(misses)
-            else:
-                unconfirmed = [m for m, ok in [(f"DI interval [{get('di', 'ci_low'):.2f}, {get('di', 'ci_high'):.2f}] leaves the band",
-                                                di_band[0] <= get("di", "ci_low") and get("di", "ci_high") <= di_band[1]),
-                                               ("worst-TPR gain interval reaches 0", get("worst_group_tpr", "diff_low") > 0),
-                                               (f"F1 change interval reaches -{f1_tolerance:g}", get("f1", "diff_low") >= -f1_tolerance)] if not ok]
-                verdict = "met (every interval agrees)" if not unconfirmed else "met in the means only: " + "; ".join(unconfirmed)
-            out.append({**row, "worst_tpr_gain": gain, "worst_tpr_gain_interval": f"[{get('worst_group_tpr', 'diff_low'):+.3f}, {get('worst_group_tpr', 'diff_high'):+.3f}]",
-                        "f1_change": f1_change, "f1_change_interval": f"[{get('f1', 'diff_low'):+.3f}, {get('f1', 'diff_high'):+.3f}]",
-                        "repeats": n, "verdict": verdict})
-    cols = ["model", "arm", "best", "di", "worst_group_tpr", "mean_group_tpr", "f1", "auroc", "worst_tpr_gain", "worst_tpr_gain_interval",
-            "f1_change", "f1_change_interval", "repeats", "verdict"]
-    return pd.DataFrame(out).reindex(columns=cols)

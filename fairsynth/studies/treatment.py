@@ -27,7 +27,7 @@ from ..metrics.health import health_checks
 from ..metrics.causal_inference import (BASE_LEARNERS, LEARNERS, PROPENSITY_MODELS, SimulatedTreatment, outcome_kind,
                                                 simulated_treatment, treatment_metrics, treatment_reference)
 from ..spec import DatasetSpec, load_spec
-from .common import (WITHHELD, HealthLayout, data_label, draw_seed, epoch_params, group_folder, health_rows,
+from .common import (verdict_blocked, WITHHELD, HealthLayout, data_label, draw_seed, epoch_params, group_folder, health_rows,
                                       load_study_data, narrow_spec, parse_json_object, parse_list, repeat_intervals, resolve_source,
                                       t_interval, withheld_reasons)
 from .framework import GridConfig, Page, Study, option, register_study
@@ -347,10 +347,17 @@ def _headline(results: pd.DataFrame) -> pd.DataFrame:
     hold = r.arm == HOLDOUT  # the same in every cell of a repeat
     return pd.concat([r[~hold], r[hold].drop_duplicates(["repeat", "metric"]).assign(base="")], ignore_index=True)
 
+def _gain_verdict(t: pd.Series, up: bool, lost: dict[str, int]) -> str:
+    """STEAM against its base alone, from the paired interval (at least MIN_VERDICT_REPEATS repeats)."""
+    if lost["alone"] != lost["steam"]: return f"undefined in {lost['alone']} (alone) vs {lost['steam']} (STEAM) repeats"
+    if blocked := verdict_blocked(t["n"]): return blocked
+    good, bad = (t["ci_low"] > 0, t["ci_high"] < 0) if up else (t["ci_high"] < 0, t["ci_low"] > 0)
+    return "STEAM better (paired interval)" if good else "STEAM worse (paired interval)" if bad else "no difference shown"
+
 def steam_gain(results: pd.DataFrame, # tidy rows of finished cells
                metrics: Sequence[str] = (*HEADLINE, "PEHE"), # metrics compared
               ) -> pd.DataFrame:
-    """Per base and metric: the base alone, STEAM, the hold-out yardstick, STEAM minus alone paired with a t-interval, and the verdict (undefined_*: repeats where only that arm's metric is undefined)."""
+    """Per base and metric: the base alone, STEAM, the hold-out yardstick, STEAM minus alone paired with a t-interval, `significant` (the paired interval excludes 0, over at least MIN_VERDICT_REPEATS repeats) and the verdict (undefined_*: repeats where only that arm's metric is undefined)."""
     h = _headline(results)
     h = h[h.metric.isin(metrics)]
     holdout = h[h.arm == HOLDOUT].groupby("metric")["value"].mean()
@@ -368,7 +375,8 @@ def steam_gain(results: pd.DataFrame, # tidy rows of finished cells
         rows.append(dict(base=b, metric=m, alone=g["alone"].mean(), steam=g["steam"].mean(), holdout=holdout.get(m, np.nan), difference=t["mean"],
                          ci_low=t["ci_low"], ci_high=t["ci_high"], repeats=int(t["n"]), undefined_alone=lost["alone"],
                          undefined_steam=lost["steam"], better=bool(better),
-                         significant=bool(better and ((t["ci_low"] > 0) if up else (t["ci_high"] < 0))) if t["n"] > 1 else False))
+                         significant=bool(better and ((t["ci_low"] > 0) if up else (t["ci_high"] < 0))) if not verdict_blocked(t["n"]) else False,
+                         verdict=_gain_verdict(t, up, lost)))
     out = pd.DataFrame(rows)
     order = {m: i for i, m in enumerate(metrics)}
     return out.sort_values(["base", "metric"], key=lambda s: s.map(order) if s.name == "metric" else s, kind="stable").reset_index(drop=True)
