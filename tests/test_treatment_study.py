@@ -172,7 +172,8 @@ def test_cli_report_and_resume(tmp_path, capsys):
     assert main(argv) == 0
     page = tmp_path / "simulated_binary" / "y" / "treatment.html"
     html = page.read_text()
-    for text in ("JSD_pi", "U_PEHE", "P_alpha", "R_beta", "PEHE against the true CATE", "STEAM against its base", "git commit", "Subgroups"):
+    for text in ("JSD_pi", "U_PEHE", "P_alpha", "R_beta", "P_alpha_OC", "R_beta_OC", "first 20% of the rows", "PEHE against the true CATE",
+                 "STEAM against its base", "git commit", "Subgroups"):
         assert text in html, text
     res = pd.read_parquet(tmp_path / "simulated_binary" / "y" / "treatment_results.parquet")
     assert set(res.base) == {"gaussian_copula", "tvae"} and set(res.arm) == {"real", "alone", "steam", "holdout"}

@@ -26,9 +26,10 @@ from ..tabular import categorical_labels, feature_encoder, require_columns
 from ..spec import DatasetSpec
 
 # %% auto #0
-__all__ = ['LEARNERS', 'BASE_LEARNERS', 'PROPENSITY_MODELS', 'CLIP', 'Learner', 'METRIC_COLUMNS', 'SimulatedTreatment',
-           'simulated_treatment', 'alpha_beta', 'covariate_fidelity', 'outcome_kind', 'propensity_scores', 'jsd_pi',
-           'cate_estimates', 'ate', 'TreatmentReference', 'treatment_reference', 'treatment_metrics']
+__all__ = ['ALPHA_BETA_VARIANTS', 'LEARNERS', 'BASE_LEARNERS', 'PROPENSITY_MODELS', 'CLIP', 'Learner', 'METRIC_COLUMNS',
+           'SimulatedTreatment', 'simulated_treatment', 'one_class_embedding', 'alpha_beta', 'covariate_fidelity',
+           'outcome_kind', 'propensity_scores', 'jsd_pi', 'cate_estimates', 'ate', 'TreatmentReference',
+           'treatment_reference', 'treatment_metrics']
 
 # %% ../../nbs/26_metrics.causal_inference.ipynb #d126713b
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -110,6 +111,38 @@ def simulated_treatment(n: int = 4000, # patients
     return SimulatedTreatment(frame, spec, covariates, "treat", "y", outcome)
 
 # %% ../../nbs/26_metrics.causal_inference.ipynb #f1dc6743
+def one_class_embedding(real_x: np.ndarray, # encoded real rows (n x d)
+                        rep_dim: int = 32, # size of the embedding
+                        hidden: int = 128, # width of the two hidden layers
+                        epochs: int = 300, # full-batch Adam steps
+                        seed: int = 0, # seed of the weights
+                       ) -> tuple[Callable[[np.ndarray], np.ndarray], np.ndarray]:
+    """A one-class (Deep SVDD, hard boundary) network fitted on the real rows: (rows -> embedding, the centre c)."""
+    import torch
+    from torch import nn
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a small net: as fast on one thread, and the same numbers everywhere
+    try:
+        gen = torch.Generator().manual_seed(seed)
+        net = nn.Sequential(nn.Linear(real_x.shape[1], hidden, bias=False), nn.ReLU(), nn.Linear(hidden, hidden, bias=False), nn.ReLU(),
+                            nn.Linear(hidden, rep_dim, bias=False))  # no biases: a constant map to c cannot be learnt (Ruff et al. 2018)
+        for layer in net:
+            if isinstance(layer, nn.Linear): nn.init.kaiming_uniform_(layer.weight, generator=gen)
+        x = torch.as_tensor(real_x, dtype=torch.float32)
+        with torch.no_grad():
+            c = net(x).mean(0)
+            c[(c.abs() < 0.1)] = torch.where(c[(c.abs() < 0.1)] < 0, -0.1, 0.1)  # keep c off 0, as Deep SVDD does
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-6)
+        for _ in range(epochs):
+            opt.zero_grad()
+            ((net(x) - c) ** 2).sum(1).mean().backward()
+            opt.step()
+        net.eval()
+    finally: torch.set_num_threads(threads)
+    def embed(rows: np.ndarray) -> np.ndarray:
+        with torch.no_grad(): return net(torch.as_tensor(np.asarray(rows, dtype=float), dtype=torch.float32)).numpy().astype(float)
+    return embed, c.numpy().astype(float)
+
 def _check_levels(n_levels: int) -> None:
     if isinstance(n_levels, bool) or not isinstance(n_levels, (int, np.integer)) or n_levels < 2:
         raise FairsynthError(f"parameter 'n_levels' must be an integer >= 2, got {n_levels!r}")
@@ -118,12 +151,17 @@ def _delta(alphas: np.ndarray, curve: np.ndarray) -> float:
     """1 - sum_k |alpha_k - curve_k| / sum_k alpha_k: 1 when the curve is the diagonal."""
     return float(1 - np.abs(alphas - curve).sum() / alphas.sum())
 
+ALPHA_BETA_VARIANTS = ("naive", "oc")  # synthcity's two: the raw encoded space ('naive') or a one-class embedding ('oc', its `_OC` numbers)
+
 def alpha_beta(real_x: np.ndarray, # encoded real rows (n x d)
                synthetic_x: np.ndarray, # encoded synthetic rows (n x d: the same shape)
                n_levels: int = 30, # alpha (and beta) levels, evenly spaced over [0, 1]
+               variant: str = "naive", # 'naive': the encoded space, centre the real mean; 'oc': a one-class embedding fitted on the real rows, centre its c
+               seed: int = 0, # seed of the one-class network ('oc')
               ) -> dict[str, Any]:
     """Alpha-precision / beta-recall curves, their delta scores P_alpha / R_beta and authenticity (Alaa et al. 2022)."""
     _check_levels(n_levels)
+    if variant not in ALPHA_BETA_VARIANTS: raise FairsynthError(f"parameter 'variant' must be one of {list(ALPHA_BETA_VARIANTS)}, got {variant!r}")
     real_x, synthetic_x = np.asarray(real_x, dtype=float), np.asarray(synthetic_x, dtype=float)
     if real_x.ndim != 2 or real_x.shape != synthetic_x.shape:
         raise FairsynthError(f"parameters 'real_x' and 'synthetic_x' must be 2-d arrays of the same shape (as synthcity's "
@@ -132,7 +170,11 @@ def alpha_beta(real_x: np.ndarray, # encoded real rows (n x d)
     if not (np.isfinite(real_x).all() and np.isfinite(synthetic_x).all()):
         raise FairsynthError("parameters 'real_x' and 'synthetic_x' must be finite (encode and impute them first)")
     alphas = np.linspace(0, 1, n_levels)
-    centre = real_x.mean(axis=0)
+    if variant == "oc":
+        embed, centre = one_class_embedding(real_x, seed=seed)
+        real_x, synthetic_x = embed(real_x), embed(synthetic_x)
+    else:
+        centre = real_x.mean(axis=0)
     radii = np.quantile(np.linalg.norm(real_x - centre, axis=1), alphas)
     synthetic_to_centre = np.linalg.norm(synthetic_x - centre, axis=1)
     precision = (synthetic_to_centre[None, :] <= radii[:, None]).mean(axis=1)
@@ -165,9 +207,10 @@ def covariate_fidelity(real: pd.DataFrame, # the real rows (the encoder is fitte
                        covariates: Sequence[str], # the columns X compared
                        n_levels: int = 30, # alpha levels
                        max_rows: int = 5000, # at most this many rows of each table (random subsample)
-                       seed: int = 0, # seed of the subsample
+                       seed: int = 0, # seed of the subsample (and of the one-class network)
+                       variant: str = "naive", # 'naive' or 'oc' (synthcity's `_OC`, STEAM's numbers): see `alpha_beta`
                       ) -> dict[str, float]:
-    """P_alpha, R_beta and authenticity of the synthetic covariates against the real ones."""
+    """P_alpha, R_beta and authenticity of the synthetic covariates against the real ones (`variant` says which)."""
     covariates = _check_covariates(spec, covariates)
     _check_levels(n_levels)
     if isinstance(max_rows, bool) or not isinstance(max_rows, (int, np.integer)) or max_rows < 2:
@@ -179,7 +222,7 @@ def covariate_fidelity(real: pd.DataFrame, # the real rows (the encoder is fitte
     rng = np.random.default_rng(seed)
     real_rows, synthetic_rows = rng.choice(len(real), m, replace=False), rng.choice(len(synthetic), m, replace=False)
     res = alpha_beta(encoder.transform(real[covariates].iloc[np.sort(real_rows)]),
-                     encoder.transform(synthetic[covariates].iloc[np.sort(synthetic_rows)]), n_levels)
+                     encoder.transform(synthetic[covariates].iloc[np.sort(synthetic_rows)]), n_levels, variant, seed)
     return {k: res[k] for k in ("P_alpha", "R_beta", "authenticity")}
 
 # %% ../../nbs/26_metrics.causal_inference.ipynb #29c681a6
@@ -490,13 +533,15 @@ def treatment_metrics(reference: TreatmentReference, # from `treatment_reference
                       synthetic: pd.DataFrame, # the synthetic table (covariates, treatment, outcome)
                       real_train: pd.DataFrame | None = None, # real training rows, for P_alpha / R_beta / authenticity (default: the test rows)
                      ) -> pd.DataFrame:
-    """JSD_pi, U_PEHE, ATE, P_alpha, R_beta, authenticity (and PEHE with a known CATE) of a synthetic table."""
+    """JSD_pi, U_PEHE, ATE, P_alpha, R_beta (naive, and `_OC`: the one-class variant), authenticity (and PEHE with a known CATE) of a synthetic table."""
     ref, p = reference, reference.params
     cov, where = ref.covariates, "the synthetic table"
     require_columns(synthetic, [*cov, ref.treatment, ref.outcome], where)
     _binary_column(synthetic, ref.treatment, where); _outcome_column(synthetic, ref.outcome, ref.outcome_kind, where)
     fidelity = covariate_fidelity(ref.real_test if real_train is None else real_train, synthetic, ref.spec, cov, p["n_levels"], seed=p["seed"])
     rows = [_row(k, v) for k, v in fidelity.items()]
+    one_class = covariate_fidelity(ref.real_test if real_train is None else real_train, synthetic, ref.spec, cov, p["n_levels"], seed=p["seed"], variant="oc")
+    rows += [_row(f"{k}_OC", one_class[k]) for k in ("P_alpha", "R_beta")]  # synthcity's one-class variant, the numbers STEAM's code reports
     pi_s = propensity_scores(synthetic, ref.real_test, ref.spec, cov, ref.treatment, p["propensity"], p["seed"])
     distances = _js_distances(ref.propensity_test, pi_s)
     rows.append(_row("JSD_pi", 1 - distances.mean()))

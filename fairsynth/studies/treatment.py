@@ -33,12 +33,13 @@ from .common import (verdict_blocked, WITHHELD, HealthLayout, data_label, draw_s
 from .framework import GridConfig, Page, Study, option, register_study
 
 # %% auto #0
-__all__ = ['TREATMENT_DESIGNS', 'BASES', 'ARMS', 'HOLDOUT', 'OUTCOME_METRICS', 'HEALTH', 'HIGHER_IS_BETTER', 'HEADLINE', 'STUDY',
-           'TreatmentDesign', 'resolve_treatment_design', 'report_place', 'TreatmentData', 'treatment_data',
-           'treatment_split', 'synthetic_arm', 'arm_health', 'arm_withheld', 'withhold_metrics', 'treatment_cell',
-           'treatment_cells', 'summarise_treatment', 'steam_gain', 'metrics_table', 'plot_treatment_metrics',
-           'plot_ate', 'plot_learners', 'TreatmentConfig', 'base_parameters', 'treatment_design', 'load_treatment',
-           'treatment_designs', 'treatment_study_cells', 'treatment_pages', 'treatment_store_name', 'treatment_folder']
+__all__ = ['TREATMENT_DESIGNS', 'BASES', 'ARMS', 'HOLDOUT', 'OUTCOME_METRICS', 'HEALTH', 'HIGHER_IS_BETTER', 'HEADLINE',
+           'ALPHA_BETA', 'STUDY', 'TreatmentDesign', 'resolve_treatment_design', 'report_place', 'TreatmentData',
+           'treatment_data', 'treatment_split', 'synthetic_arm', 'arm_health', 'arm_withheld', 'withhold_metrics',
+           'treatment_cell', 'treatment_cells', 'summarise_treatment', 'steam_gain', 'metrics_table',
+           'plot_treatment_metrics', 'plot_ate', 'plot_learners', 'TreatmentConfig', 'base_parameters',
+           'treatment_design', 'load_treatment', 'treatment_designs', 'treatment_study_cells', 'treatment_pages',
+           'treatment_store_name', 'treatment_folder']
 
 # %% ../../nbs/36_studies.treatment.ipynb #d21811dd
 TREATMENT_DESIGNS: dict[str, dict[str, Any]] = {
@@ -328,9 +329,10 @@ def treatment_cells(setup: str, # a key of TREATMENT_DESIGNS or a dataset with a
 
 
 # %% ../../nbs/36_studies.treatment.ipynb #c8f2958a
-HIGHER_IS_BETTER = {"P_alpha": True, "R_beta": True, "authenticity": True, "JSD_pi": True, "U_PEHE": False, "PEHE": False,
+HIGHER_IS_BETTER = {"P_alpha": True, "R_beta": True, "P_alpha_OC": True, "R_beta_OC": True, "authenticity": True, "JSD_pi": True, "U_PEHE": False, "PEHE": False,
                     "ATE_error": False, "ATE_covered": True}  # direction of each headline metric
 HEADLINE = ("P_alpha", "R_beta", "JSD_pi", "U_PEHE", "ATE_error")  # the metrics table's columns
+ALPHA_BETA = ("P_alpha", "R_beta", "P_alpha_OC", "R_beta_OC")  # both variants of alpha-precision / beta-recall (naive; `_OC`: one-class, as STEAM's code reports)
 
 def summarise_treatment(results: pd.DataFrame) -> pd.DataFrame:
     """Per base, arm, metric, learner, group and data: mean, interval, repeats and which interval it is."""
@@ -341,7 +343,7 @@ def summarise_treatment(results: pd.DataFrame) -> pd.DataFrame:
 def _headline(results: pd.DataFrame) -> pd.DataFrame:
     """One value per repeat, base, arm and headline metric (U_PEHE and PEHE: the mean over learners); the hold-out once per repeat, base ''."""
     r = results[(results.group.fillna("") == "") & results.arm.isin([*ARMS, HOLDOUT])]
-    pick = r.metric.isin(["P_alpha", "R_beta", "authenticity", "JSD_pi", "ATE_error", "ATE_covered"]) | \
+    pick = r.metric.isin(["P_alpha", "R_beta", "P_alpha_OC", "R_beta_OC", "authenticity", "JSD_pi", "ATE_error", "ATE_covered"]) | \
            (r.metric.isin(["U_PEHE", "PEHE"]) & (r.learner == "mean") & (r.data == "synthetic"))
     r = r[pick]
     hold = r.arm == HOLDOUT  # the same in every cell of a repeat
