@@ -274,6 +274,7 @@ def test_cli_writes_group_and_dataset_pages(reports_dir):
     assert load_dataset("nhefs").sha256 in html and "Traceback" not in html and "[grid" not in html
     dataset_page = (reports_dir / "nhefs" / "all" / "augmentation.html").read_text()
     assert "Gain over the baseline" in dataset_page and "beats_all_standard" in dataset_page
+    assert "Advice per group and outcome" in html and "Advice per group and outcome" in dataset_page and "not enough repeats for a verdict" in html
     index = (reports_dir / "index.html").read_text().replace("'", '"')
     assert 'href="nhefs/black_or_other/augmentation.html"' in index and 'href="nhefs/all/augmentation.html"' in index
     meta = json.loads((reports_dir / "nhefs" / "black_or_other" / "augmentation.json").read_text())

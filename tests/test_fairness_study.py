@@ -206,7 +206,8 @@ def test_report_notebook_renders_and_shares_the_store(tmp_path):
     out = tmp_path / "Race1"
     page = execute_study("fairness", {"config": config, "results_dir": str(out)}, out / "fairness.html", "fairness", progress=False)
     html = page.read_text()
-    for text in ("Disparate impact", "Pareto", "worst-group TPR", "The goal, with paired intervals", "not enough repeats for a verdict", "synthetic λ=4", "git commit"):
+    for text in ("Disparate impact", "Pareto", "worst-group TPR", "The goal, with paired intervals", "not enough repeats for a verdict", "Advice per group",
+                 "synthetic λ=4", "git commit"):
         assert text in html, text
     assert str(tmp_path) not in html  # no absolute path in the page
     side = json.loads(page.with_suffix(".json").read_text())
@@ -224,7 +225,8 @@ def test_cli_report_and_resume(tmp_path, capsys):
     assert main(argv) == 0
     page = tmp_path / "nhanes" / "Race1" / "fairness.html"
     html = page.read_text()
-    for text in ("Disparate impact", "Pareto", "worst-group TPR", "The goal, with paired intervals", "not enough repeats for a verdict", "synthetic λ=4", "git commit"):
+    for text in ("Disparate impact", "Pareto", "worst-group TPR", "The goal, with paired intervals", "not enough repeats for a verdict", "Advice per group",
+                 "synthetic λ=4", "git commit"):
         assert text in html, text
     res = pd.read_parquet(tmp_path / "nhanes" / "Race1" / "fairness_results.parquet")
     assert set(res.arm) == {"real", "duplicate", "synthetic"} and res.repeat.nunique() == 1

@@ -23,7 +23,7 @@ def test_mimic4_demo_end_to_end(tmp_path: Path, capsys) -> None:
     page = reports / "mimic4_demo_visits" / "race" / "longitudinal-hospital_expire_flag.html"
     html = page.read_text()
     for section in ("The data as visits", "Health of the synthetic patients", "The goal, with paired intervals",
-                    "Longitudinal fidelity, per group", "HALO beside SDV", "Privacy of the synthetic patients", "Provenance"):
+                    "Longitudinal fidelity, per group", "Advice per group", "HALO beside SDV", "Privacy of the synthetic patients", "Provenance"):
         assert section in html, section
     assert "not enough repeats for a verdict (2 &lt; 5)" in html or "not enough repeats for a verdict (2 < 5)" in html  # 2 splits: no verdict
     assert str(tmp_path) not in html and "Traceback" not in html

@@ -41,8 +41,8 @@ __all__ = ['STANDARD_METHODS', 'SYNTHETIC_METHODS', 'METHODS', 'METRICS', 'DESIG
            'withhold_scores', 'augmentation_cell', 'generator_parameters', 'augmentation_cells', 'minority_sizes',
            'AugmentationConfig', 'config_generator_params', 'augmentation_designs', 'augmentation_grid',
            'augmentation_pages', 'summarise', 'at_size', 'paper_table', 'style_paper_table', 'count_wins',
-           'plot_intervals', 'plot_sensitivity', 'plot_gains', 'time_breakdown', 'generator_log', 'select_results',
-           'exploration_inputs']
+           'advice_table', 'plot_intervals', 'plot_sensitivity', 'plot_gains', 'time_breakdown', 'generator_log',
+           'select_results', 'exploration_inputs']
 
 # %% ../../nbs/31_studies.augmentation.ipynb #e31ae694
 STANDARD_METHODS = ("baseline", "upweighted", "separate", "smote")  # methods that need no generator
@@ -536,6 +536,33 @@ def count_wins(summary: pd.DataFrame, # summarise() output
                         beats_baseline_significantly=int(sig_m[ok].sum()) if not blocked else np.nan,
                         beats_all_standard=int((means[m] > means[std].max(axis=1))[ok].sum()), repeats=repeats,
                         verdict=blocked or "wins = rows beating the baseline significantly (paired 95% interval)"))
+    return pd.DataFrame(out)
+
+# %% ../../nbs/31_studies.augmentation.ipynb #45333cd0
+def advice_table(summary: pd.DataFrame, # summarise() output
+                 metric: str = "auroc", # metric compared
+                 group: str = "minority", # evaluation group
+                 n_minority: int | None = None, # minority size (default: the most common)
+                ) -> pd.DataFrame:
+    """Per dataset, minority and outcome: the recommended method, its gain over the baseline with the paired 95% interval, the runner-up, and the repeats."""
+    s = at_size(summary, metric, group, n_minority)
+    out = []
+    for (d, g, o), rows in s.groupby(["dataset", "minority", "outcome"], sort=False):
+        cands = rows[rows.method_label != "baseline"].dropna(subset=["diff_mean"]).sort_values("diff_mean", ascending=False)
+        n = int(rows["n"].min()) if len(rows) else 0
+        wins = cands[cands.diff_low > 0]
+        gain = lambda r: f"{r.diff_mean:+.3f} [{r.diff_low:+.3f}, {r.diff_high:+.3f}]"
+        row = dict(dataset=d, minority=g, outcome=o, repeats=n)
+        if blocked := verdict_blocked(n): out.append({**row, "recommended": blocked, "gain over baseline": "", "runner-up": ""}); continue
+        if wins.empty:
+            top = cands.iloc[0] if len(cands) else None
+            out.append({**row, "recommended": "no method beats the baseline: keep it", "gain over baseline": "",
+                        "runner-up": f"{top.method_label} {gain(top)} (interval reaches 0)" if top is not None else ""}); continue
+        best = wins.iloc[0]
+        rest = wins.iloc[1:] if len(wins) > 1 else cands[cands.method_label != best.method_label]
+        runner = rest.iloc[0] if len(rest) else None
+        out.append({**row, "recommended": best.method_label, "gain over baseline": gain(best),
+                    "runner-up": f"{runner.method_label} {gain(runner)}" + ("" if len(wins) > 1 or runner is None else " (not significant)") if runner is not None else ""})
     return pd.DataFrame(out)
 
 # %% ../../nbs/31_studies.augmentation.ipynb #a234ca4c

@@ -39,7 +39,7 @@ __all__ = ['SMALL_GROUPS', 'DOWNSTREAM_MODELS', 'AUGMENT_MODES', 'GROUP_METRICS'
            'withheld_groups', 'score_synthetic_arm', 'fairness_cell', 'parse_weights', 'check_sweep', 'FairnessConfig',
            'generator_parameters', 'fairness_designs', 'fairness_cells', 'fairness_store_name', 'fairness_pages',
            'summarise_fairness', 'headline_table', 'best_weight', 'goal_check', 'goal_verdicts', 'tradeoff_points',
-           'plot_tradeoffs', 'group_rates', 'plot_group_rates', 'generator_record']
+           'plot_tradeoffs', 'group_rates', 'plot_group_rates', 'generator_record', 'group_advice']
 
 # %% ../../nbs/34_studies.fairness.ipynb #33212f80
 SMALL_GROUPS = "other (small groups)"  # label of the pooled rare values of the attribute
@@ -577,3 +577,30 @@ def generator_record(results: pd.DataFrame) -> pd.DataFrame:
     t = keep.pivot_table(index="arm_label", columns="column", values="value", aggfunc="mean")
     t.columns = [c.removeprefix("gen_") for c in t.columns]
     return t.loc[arm_order(t.index)].reset_index()
+
+# %% ../../nbs/34_studies.fairness.ipynb #53d13f64
+def group_advice(results: pd.DataFrame, # tidy rows of finished cells
+                 metric: str = "group_tpr", # a per-group metric, higher is better (group_tpr, group_f1, group_auroc)
+                ) -> pd.DataFrame:
+    """Per model and group: the recommended arm, its paired gain over `real` with the 95% interval, the runner-up, the repeats."""
+    r = results[results.metric == metric].copy()
+    if r.empty: return pd.DataFrame(columns=["model", "group", "repeats", "recommended", "gain over real", "runner-up"])
+    r["arm_label"] = arm_labels(r)
+    wide = r.pivot_table(index=["model", "group", "repeat"], columns="arm_label", values="value", aggfunc="mean")
+    out = []
+    for (model, group), w in wide.groupby(level=["model", "group"], sort=False):
+        if "real" not in w: continue
+        arms = [a for a in arm_order(list(w.columns)) if a != "real"]
+        stats_ = pd.DataFrame({a: t_interval(w[a] - w["real"]) for a in arms}).T.sort_values("mean", ascending=False)
+        n = int(w["real"].notna().sum())
+        gain = lambda a: f"{stats_.loc[a, 'mean']:+.3f} [{stats_.loc[a, 'ci_low']:+.3f}, {stats_.loc[a, 'ci_high']:+.3f}]"
+        row = dict(model=model, group=group, repeats=n)
+        if blocked := verdict_blocked(n): out.append({**row, "recommended": blocked, "gain over real": "", "runner-up": ""}); continue
+        wins = [a for a in stats_.index if stats_.loc[a, "ci_low"] > 0]
+        if not wins:
+            top = stats_.index[0] if len(stats_) else None
+            out.append({**row, "recommended": "no arm beats real", "gain over real": "", "runner-up": f"{top} {gain(top)} (interval reaches 0)" if top else ""}); continue
+        rest = wins[1:] or [a for a in stats_.index if a != wins[0]]
+        out.append({**row, "recommended": wins[0], "gain over real": gain(wins[0]),
+                    "runner-up": (f"{rest[0]} {gain(rest[0])}" + ("" if len(wins) > 1 else " (not significant)")) if rest else ""})
+    return pd.DataFrame(out)
