@@ -538,7 +538,7 @@ def count_wins(summary: pd.DataFrame, # summarise() output
                         verdict=blocked or "wins = rows beating the baseline significantly (paired 95% interval)"))
     return pd.DataFrame(out)
 
-# %% ../../nbs/31_studies.augmentation.ipynb #45333cd0
+# %% ../../nbs/31_studies.augmentation.ipynb #fa390260
 def advice_table(summary: pd.DataFrame, # summarise() output
                  metric: str = "auroc", # metric compared
                  group: str = "minority", # evaluation group

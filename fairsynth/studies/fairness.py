@@ -578,7 +578,7 @@ def generator_record(results: pd.DataFrame) -> pd.DataFrame:
     t.columns = [c.removeprefix("gen_") for c in t.columns]
     return t.loc[arm_order(t.index)].reset_index()
 
-# %% ../../nbs/34_studies.fairness.ipynb #53d13f64
+# %% ../../nbs/34_studies.fairness.ipynb #41c8fd7f
 def group_advice(results: pd.DataFrame, # tidy rows of finished cells
                  metric: str = "group_tpr", # a per-group metric, higher is better (group_tpr, group_f1, group_auroc)
                 ) -> pd.DataFrame:
