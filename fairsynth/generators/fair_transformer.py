@@ -36,7 +36,7 @@ from ..spec import DatasetSpec, check_binary_outcome
 __all__ = ['FAIRNESS_KINDS', 'HISTORY_COLUMNS', 'SAMPLE_BATCH_ROWS', 'DP_ACCOUNTANT', 'DP_COVERS', 'DP_QUIET',
            'simulated_biased_table', 'RecordTokenizer', 'LayerCache', 'TransformerBlock', 'CausalTableTransformer',
            'draw_tokens', 'rate_weights', 'soft_group_gap', 'check_number', 'check_device', 'token_order',
-           'seeded_generator', 'FairTransformerGenerator']
+           'seeded_generator', 'FairTransformerGenerator', 'save_training_state', 'load_training_state']
 
 # %% ../../nbs/17_generators.fair_transformer.ipynb #1840939f
 def simulated_biased_table(n_rows: int = 3000, # rows to draw
@@ -582,32 +582,56 @@ def _checkpoint_path(self: FairTransformerGenerator, data: pd.DataFrame, spec: D
     return Path(self.checkpoint_dir) / f"fair_transformer-{hashlib.sha256(blob.encode()).hexdigest()[:20]}.pt"
 
 # %% ../../nbs/17_generators.fair_transformer.ipynb #a839b1fa
+def save_training_state(path: Path, # the checkpoint file
+                        epoch: int, # epochs done
+                        model: nn.Module, # the model
+                        optimizer: torch.optim.Optimizer, # its optimizer
+                        batches: torch.Generator, # the generator drawing the batches
+                        device: str, # the model's device ('cpu', 'cuda:0', ...)
+                        history: pd.DataFrame, # the per-epoch history so far
+                        **extra: Any, # further entries (e.g. epoch_seconds)
+                       ) -> None:
+    """Write model, optimizer, random states and history after `epoch` epochs, atomically (shared by fair_transformer and halo)."""
+    state = {"format": 1, "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+             "torch_rng": torch.get_rng_state(), "batch_rng": batches.get_state(),
+             "cuda_rng": torch.cuda.get_rng_state(device) if device.startswith("cuda") else None,
+             "history": history.to_dict(orient="list"), **extra}
+    with atomic_path(path) as tmp: torch.save(state, tmp)
+
+def load_training_state(path: Path | None, # the checkpoint file (None: checkpoints off)
+                        epochs: int, # the epochs asked for now
+                        model: nn.Module, # the model, restored in place
+                        optimizer: torch.optim.Optimizer, # its optimizer, restored in place
+                        batches: torch.Generator, # the batch generator, restored in place
+                        device: str, # the model's device
+                       ) -> tuple[dict | None, bool]:
+    """Restore model, optimizer and random states from a checkpoint holding at most `epochs` epochs: (its state or None, whether to leave the file alone)."""
+    if path is None or not path.is_file(): return None, False
+    try: state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e: raise FairsynthError(f"cannot read checkpoint {path}: {e}; delete it to start afresh") from None
+    if state["epoch"] > epochs:
+        warnings.warn(f"checkpoint {path} holds {state['epoch']} epochs, more than epochs={epochs}: "
+                      "training from scratch and leaving it untouched", UserWarning, stacklevel=5)
+        return None, True
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["torch_rng"])
+    batches.set_state(state["batch_rng"])
+    if state["cuda_rng"] is not None and device.startswith("cuda"): torch.cuda.set_rng_state(state["cuda_rng"], device)
+    return state, False
+
 @patch
 def _save_checkpoint(self: FairTransformerGenerator, epoch: int, optimizer: torch.optim.Optimizer, batches: torch.Generator) -> None:
     """Write model, optimizer, random states and history after `epoch` epochs, atomically."""
-    state = {"format": 1, "epoch": epoch, "model": self.model_.state_dict(), "optimizer": optimizer.state_dict(),
-             "torch_rng": torch.get_rng_state(), "batch_rng": batches.get_state(),
-             "cuda_rng": torch.cuda.get_rng_state(self.device_) if self.device_.startswith("cuda") else None,
-             "history": self.history_.to_dict(orient="list"), "epoch_seconds": list(self.epoch_seconds_)}
-    with atomic_path(self.checkpoint_path_) as tmp: torch.save(state, tmp)
+    save_training_state(self.checkpoint_path_, epoch, self.model_, optimizer, batches, self.device_, self.history_,
+                        epoch_seconds=list(self.epoch_seconds_))
 
 # %% ../../nbs/17_generators.fair_transformer.ipynb #87007a8c
 @patch
 def _load_checkpoint(self: FairTransformerGenerator, optimizer: torch.optim.Optimizer, batches: torch.Generator) -> tuple[int, bool]:
     """Restore the checkpoint if there is one within `epochs`; return (epochs it holds, whether to leave the file alone)."""
-    path = self.checkpoint_path_
-    if path is None or not path.is_file(): return 0, False
-    try: state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e: raise FairsynthError(f"cannot read checkpoint {path}: {e}; delete it to start afresh") from None
-    if state["epoch"] > self.epochs:
-        warnings.warn(f"checkpoint {path} holds {state['epoch']} epochs, more than epochs={self.epochs}: "
-                      "training from scratch and leaving it untouched", UserWarning, stacklevel=4)
-        return 0, True
-    self.model_.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    torch.set_rng_state(state["torch_rng"])
-    batches.set_state(state["batch_rng"])
-    if state["cuda_rng"] is not None and self.device_.startswith("cuda"): torch.cuda.set_rng_state(state["cuda_rng"], self.device_)
+    state, keep = load_training_state(self.checkpoint_path_, self.epochs, self.model_, optimizer, batches, self.device_)
+    if state is None: return 0, keep
     self.history_ = pd.DataFrame(state["history"], columns=HISTORY_COLUMNS, dtype=float)
     self.epoch_seconds_ = [float(s) for s in state["epoch_seconds"]]
     return int(state["epoch"]), False

@@ -15,7 +15,6 @@ import json
 import math
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +25,11 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 from torch import nn
 
-from ..core import FairsynthError, atomic_path, set_seed, sha256_frame
+from ..core import FairsynthError, set_seed, sha256_frame
 from .base import check_device_name, check_positive_int
 from .fair_transformer import (FAIRNESS_KINDS, HISTORY_COLUMNS, LayerCache, RecordTokenizer, TransformerBlock,
-                                                   check_device, check_number, rate_weights, seeded_generator, soft_group_gap)
+                                                   check_device, check_number, load_training_state, rate_weights, save_training_state,
+                                                   seeded_generator, soft_group_gap)
 from .sequence import SequenceGenerator, register_sequence
 from ..visits import VisitDataset, VisitSpec
 
@@ -483,26 +483,13 @@ def _checkpoint_path(self: HALOGenerator, data: VisitDataset) -> Path | None:
 @patch
 def _save_checkpoint(self: HALOGenerator, epoch: int, optimizer: torch.optim.Optimizer, batches: torch.Generator) -> None:
     """Write model, optimizer, random states and history after `epoch` epochs, atomically."""
-    state = {"format": 1, "epoch": epoch, "model": self.model_.state_dict(), "optimizer": optimizer.state_dict(),
-             "torch_rng": torch.get_rng_state(), "batch_rng": batches.get_state(),
-             "cuda_rng": torch.cuda.get_rng_state(self.device_) if self.device_.startswith("cuda") else None,
-             "history": self.history_.to_dict(orient="list")}
-    with atomic_path(self.checkpoint_path_) as tmp: torch.save(state, tmp)
+    save_training_state(self.checkpoint_path_, epoch, self.model_, optimizer, batches, self.device_, self.history_)
 
 @patch
 def _load_checkpoint(self: HALOGenerator, optimizer: torch.optim.Optimizer, batches: torch.Generator) -> tuple[int, bool]:
     """Restore the checkpoint if there is one within `epochs`; return (epochs it holds, whether to leave the file alone)."""
-    path = self.checkpoint_path_
-    if path is None or not path.is_file(): return 0, False
-    try: state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e: raise FairsynthError(f"cannot read checkpoint {path}: {e}; delete it to start afresh") from None
-    if state["epoch"] > self.epochs:
-        warnings.warn(f"checkpoint {path} holds {state['epoch']} epochs, more than epochs={self.epochs}: training from scratch and "
-                      "leaving it untouched", UserWarning, stacklevel=4)
-        return 0, True
-    self.model_.load_state_dict(state["model"]); optimizer.load_state_dict(state["optimizer"])
-    torch.set_rng_state(state["torch_rng"]); batches.set_state(state["batch_rng"])
-    if state["cuda_rng"] is not None and self.device_.startswith("cuda"): torch.cuda.set_rng_state(state["cuda_rng"], self.device_)
+    state, keep = load_training_state(self.checkpoint_path_, self.epochs, self.model_, optimizer, batches, self.device_)
+    if state is None: return 0, keep
     self.history_ = pd.DataFrame(state["history"], columns=HISTORY_COLUMNS, dtype=float)
     return int(state["epoch"]), False
 
