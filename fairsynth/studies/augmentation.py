@@ -26,6 +26,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from ..core import FairsynthError, Settings
 from ..figures import colours
 from ..generators.base import get_generator
+from ..metrics.fidelity import column_similarity, correlation_difference
 from ..metrics.health import health_checks
 from ..models import get_model
 from ..spec import Dataset, DatasetSpec
@@ -38,11 +39,11 @@ from ..tabular import feature_encoder
 __all__ = ['STANDARD_METHODS', 'SYNTHETIC_METHODS', 'METHODS', 'METRICS', 'DESIGNS', 'GENERATOR_STAT_PREFIX', 'HEALTH', 'STUDY',
            'KEYS', 'GroupDesign', 'resolve_design', 'GroupSample', 'draw_group_sample', 'group_scores',
            'train_and_score', 'synthetic_rows', 'smote_rows', 'method_labels', 'synthetic_health', 'withheld_scores',
-           'withhold_scores', 'augmentation_cell', 'generator_parameters', 'augmentation_cells', 'minority_sizes',
-           'AugmentationConfig', 'config_generator_params', 'augmentation_designs', 'augmentation_grid',
-           'augmentation_pages', 'summarise', 'at_size', 'paper_table', 'style_paper_table', 'count_wins',
-           'advice_table', 'plot_intervals', 'plot_sensitivity', 'plot_gains', 'time_breakdown', 'generator_log',
-           'select_results', 'exploration_inputs']
+           'withhold_scores', 'minority_fidelity', 'training_counts', 'augmentation_cell', 'generator_parameters',
+           'augmentation_cells', 'minority_sizes', 'AugmentationConfig', 'config_generator_params',
+           'augmentation_designs', 'augmentation_grid', 'augmentation_pages', 'summarise', 'at_size', 'paper_table',
+           'style_paper_table', 'count_wins', 'advice_table', 'plot_intervals', 'plot_sensitivity', 'plot_gains',
+           'time_breakdown', 'generator_log', 'select_results', 'exploration_inputs']
 
 # %% ../../nbs/31_studies.augmentation.ipynb #e31ae694
 STANDARD_METHODS = ("baseline", "upweighted", "separate", "smote")  # methods that need no generator
@@ -293,6 +294,35 @@ def withhold_scores(rows: Sequence[dict], # tidy rows of `train_and_score`
     why = lambda r: reasons.get((r["method"], r["outcome"], "all")) or reasons.get((r["method"], r["outcome"], r["group"]))
     return [withhold(r, why(r)) if r["metric"] in METRICS else dict(r) for r in rows]
 
+# %% ../../nbs/31_studies.augmentation.ipynb #a16e0102
+def minority_fidelity(sample: GroupSample, # the repeat's real rows
+                      spec: DatasetSpec, # the table's spec
+                      attribute: str, # sensitive attribute
+                      minority: Any, # minority value
+                      rows: pd.DataFrame, # a method's added rows
+                     ) -> dict[str, float]:
+    """Within-minority fidelity of added rows against the drawn minority rows: mean marginal similarity (KS / TV complement,
+    `metrics.fidelity.column_similarity`) and mean absolute correlation difference (`correlation_difference`); NaN without minority rows."""
+    real, added = sample.train[sample.is_minority_train], rows[rows[attribute] == minority]
+    if len(added) < 2: return {"minority_marginal_similarity": np.nan, "minority_correlation_gap": np.nan}
+    sim = column_similarity(real, added, spec).score
+    gap = correlation_difference(real, added, spec).abs_diff
+    return {"minority_marginal_similarity": float(np.nanmean(sim)) if sim.notna().any() else np.nan,
+            "minority_correlation_gap": float(np.nanmean(gap)) if gap.notna().any() else np.nan}
+
+def training_counts(sample: GroupSample, # the repeat's real rows
+                    outcomes: Sequence[str], # the study's outcomes
+                   ) -> list[dict]:
+    """Tidy rows of each group's drawn training positives and outcome rate per outcome (what a win may hinge on)."""
+    rows = []
+    for outcome in outcomes:
+        for group, mask in (("majority", ~sample.is_minority_train), ("minority", sample.is_minority_train)):
+            y = sample.train.loc[mask, outcome].dropna().astype(float)
+            rows += [dict(method="all", outcome=outcome, group=group, metric="train_positives", value=float(y.sum())),
+                     dict(method="all", outcome=outcome, group=group, metric="train_prevalence", value=float(y.mean()) if len(y) else np.nan)]
+    return rows
+
+
 # %% ../../nbs/31_studies.augmentation.ipynb #b9d892a4
 def augmentation_cell(params: Mapping[str, Any], # one cell of the grid (see `augmentation_cells`)
                       settings: Settings | None = None, # run settings (default: load_settings() in the worker)
@@ -325,6 +355,9 @@ def augmentation_cell(params: Mapping[str, Any], # one cell of the grid (see `au
     extra += [dict(method=m, outcome="all", group="all", metric=f"{GENERATOR_STAT_PREFIX}{k}", value=float(v))
               for m, st in gen_stats.items() for k, v in st.items()]
     extra += [r for m, checks in health.items() for r in health_rows(checks, HEALTH, method=m)]
+    extra += training_counts(sample, p["outcomes"])
+    extra += [dict(method=m, outcome="all", group="minority", metric=k, value=v) for m, r in methods.items() if r is not None
+              for k, v in minority_fidelity(sample, spec, att, minority, r).items()]
     return pd.DataFrame(rows + extra)
 
 # %% ../../nbs/31_studies.augmentation.ipynb #090e478d
