@@ -609,10 +609,13 @@ def _resolve_roles(self: CausalDAGGenerator, data: pd.DataFrame, spec: DatasetSp
     if x not in columns: raise FairsynthError(f"parameter 'attribute': {x!r} is not a column of spec '{spec.name}'; columns: {columns}")
     if spec.columns[x] != "categorical": raise FairsynthError(f"parameter 'attribute': column '{x}' must be categorical, it is numerical")
     levels = self.categories_[x]
-    if len(levels) < 2: raise FairsynthError(f"parameter 'attribute': column '{x}' has fewer than 2 values in the training rows")
+    if len(levels) < 1: raise FairsynthError(f"parameter 'attribute': column '{x}' has no value in the training rows")
+    if len(levels) < 2 and self.mode == "fair":
+        raise FairsynthError(f"parameter 'attribute': column '{x}' has one value in the training rows ({levels[0]!r}); fair mode "
+                             "needs two groups to remove a path between (faithful mode fits one group's rows)")
     ref = self.reference if self.reference is not None else spec.sensitive.get(x)
-    if ref is None: raise FairsynthError(f"parameter 'reference': spec '{spec.name}' gives no privileged value of '{x}'; pass one")
-    match = [v for v in levels if v == ref]
+    if ref is None and len(levels) > 1: raise FairsynthError(f"parameter 'reference': spec '{spec.name}' gives no privileged value of '{x}'; pass one")
+    match = [v for v in levels if v == ref] if len(levels) > 1 else list(levels)  # one group (e.g. a minority's rows): it is its own reference
     if not match: raise FairsynthError(f"parameter 'reference': {ref!r} is not a value of '{x}' in the training rows; values: {levels}")
     y = self.outcome if self.outcome is not None else (spec.outcomes[0] if spec.outcomes else None)
     if y is None: raise FairsynthError(f"parameter 'outcome': spec '{spec.name}' declares no outcome; pass one")
