@@ -292,3 +292,23 @@ def test_a_lost_group_withholds_that_groups_scores_only(nhanes, monkeypatch):
     assert set(withheld.group) == {"Mexican"} and set(withheld.metric) <= {f"group_{m}" for m in fairness_study.GROUP_METRICS}
     assert withheld.value.isna().all() and scores[scores.status != WITHHELD].value.notna().any()
     assert scores[(scores.group == "all") & (scores.metric == "di")].value.notna().all()
+
+
+def test_intersectional_attribute_is_one_joint_group_in_the_cell(nhanes, monkeypatch):
+    real_get, seen = fairness_study.get_generator, []
+    def recording(name, **params):  # the real fair_transformer, its training rows recorded
+        gen = real_get(name, **params)
+        fit = gen.fit
+        gen.fit = lambda df, spec: (seen.append(df.copy()), fit(df, spec))[1]
+        return gen
+    monkeypatch.setattr(fairness_study, "get_generator", recording)
+    cfg = FairnessConfig(dataset="nhanes", attribute="Race1:Gender", lambdas="1", repeats=1, seed=0, epochs=1, max_fit_rows=400,
+                         generator_params=json.dumps(TINY), models="logistic", n_boot=20)
+    data = fairness_study.fairness_data(cfg)
+    (d,) = fairness_designs(cfg, data)
+    assert d.privileged == "White & male" and d.groups[0] == "White & male" and len(d.groups) == 10
+    rows = fairness_cell(fairness_cells(cfg, data, d)[2])
+    (fitted,) = seen
+    assert "Race1:Gender" in fitted and not {"Race1", "Gender"} & set(fitted.columns)  # the generator sees the joint group only
+    assert set(rows[rows.metric == "synthetic_rate"].group) == set(d.groups) - {"White & male"}
+    assert main(["run", "fairness", "--dataset", "nhanes", "--attribute", "Race1:Age", "--no-reports"]) == 2

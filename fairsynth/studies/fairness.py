@@ -27,19 +27,21 @@ from ..metrics.health import health_checks
 from ..metrics.fairness import bootstrap_scores, di_fairness, group_table, pareto_front, plot_tradeoff
 from ..models import MODEL_CHOICES, model_pipeline
 from ..spec import Dataset, DatasetSpec
+from ..tabular import categorical_labels
 from .common import (HealthLayout, draw_seed, group_folder, health_rows, load_study_data, MIN_VERDICT_REPEATS, parse_json_object,
                                       parse_list, t_interval, verdict_blocked, withheld_reasons, withhold)
-from .framework import GridConfig, Page, Study, option, register_study
+from .framework import GridConfig, Page, Study, load_config_data, option, register_study
 
 # %% auto #0
-__all__ = ['SMALL_GROUPS', 'DOWNSTREAM_MODELS', 'AUGMENT_MODES', 'GROUP_METRICS', 'HEALTH', 'CLASS_WEIGHT', 'STUDY',
-           'HEADLINE_METRICS', 'FairnessDesign', 'resolve_fairness_design', 'group_of', 'study_split',
-           'downstream_model', 'added_counts', 'synthetic_counts', 'duplicated_rows', 'fair_synthetic_rows',
-           'score_arm', 'weight_label', 'arm_labels', 'arm_order', 'fit_subsample', 'synthetic_health',
-           'withheld_groups', 'score_synthetic_arm', 'fairness_cell', 'parse_weights', 'check_sweep', 'FairnessConfig',
-           'generator_parameters', 'fairness_designs', 'fairness_cells', 'fairness_store_name', 'fairness_pages',
-           'summarise_fairness', 'headline_table', 'best_weight', 'goal_check', 'goal_verdicts', 'tradeoff_points',
-           'plot_tradeoffs', 'group_rates', 'plot_group_rates', 'generator_record', 'group_advice']
+__all__ = ['SMALL_GROUPS', 'INTERSECTION', 'JOINT_LABEL', 'DOWNSTREAM_MODELS', 'AUGMENT_MODES', 'GROUP_METRICS', 'HEALTH',
+           'CLASS_WEIGHT', 'STUDY', 'HEADLINE_METRICS', 'FairnessDesign', 'resolve_fairness_design', 'group_of',
+           'intersection_parts', 'intersect_attribute', 'study_split', 'downstream_model', 'added_counts',
+           'synthetic_counts', 'duplicated_rows', 'fair_synthetic_rows', 'score_arm', 'weight_label', 'arm_labels',
+           'arm_order', 'fit_subsample', 'synthetic_health', 'withheld_groups', 'score_synthetic_arm', 'fairness_cell',
+           'parse_weights', 'check_sweep', 'FairnessConfig', 'generator_parameters', 'fairness_designs',
+           'fairness_data', 'fairness_cells', 'fairness_store_name', 'fairness_pages', 'summarise_fairness',
+           'headline_table', 'best_weight', 'goal_check', 'goal_verdicts', 'tradeoff_points', 'plot_tradeoffs',
+           'group_rates', 'plot_group_rates', 'generator_record', 'group_advice']
 
 # %% ../../nbs/34_studies.fairness.ipynb #33212f80
 SMALL_GROUPS = "other (small groups)"  # label of the pooled rare values of the attribute
@@ -89,6 +91,43 @@ def group_of(frame: pd.DataFrame, # rows holding the attribute column
     s = frame[design.attribute].astype(object).where(frame[design.attribute].notna())
     s = s.map(lambda v: v if pd.isna(v) else str(v))
     return s.where(~s.isin(design.pooled), SMALL_GROUPS)
+
+# %% ../../nbs/34_studies.fairness.ipynb #a16e0202
+INTERSECTION = ":"  # joins sensitive columns into one intersectional attribute ('race:gender')
+JOINT_LABEL = " & "  # joins the parts' labels in a joint group's value ('Caucasian & Male')
+
+def intersection_parts(attribute: str | None, # an attribute name, or several joined by ':'
+                      ) -> list[str]:
+    """The columns an intersectional attribute joins ([] for a plain attribute); a malformed name refused by name."""
+    if not attribute or INTERSECTION not in attribute: return []
+    parts = [a.strip() for a in attribute.split(INTERSECTION)]
+    if "" in parts or len(set(parts)) < len(parts):
+        raise FairsynthError(f"parameter 'attribute': {attribute!r} must join two or more different columns with '{INTERSECTION}' (e.g. 'race:gender')")
+    return parts
+
+def intersect_attribute(ds: Dataset, # the loaded table
+                        attribute: str | None, # a plain attribute (returned unchanged) or 'a:b'
+                        drop_parts: bool = False, # drop the parts' own columns (a cell does, so the joint group is the only one)
+                       ) -> Dataset:
+    """The table with the intersectional attribute as one categorical column of joined labels (missing where a part is)."""
+    parts, spec = intersection_parts(attribute), ds.spec
+    if not parts: return ds
+    for a in parts:
+        if spec.columns.get(a) != "categorical":
+            raise FairsynthError(f"parameter 'attribute': '{a}' in {attribute!r} is not a categorical column of '{spec.name}'")
+    labels = pd.concat([categorical_labels(ds.frame[a]).astype(object) for a in parts], axis=1)
+    joined = labels.fillna("").astype(str).agg(JOINT_LABEL.join, axis=1).where(labels.notna().all(axis=1))
+    frame = ds.frame.drop(columns=parts if drop_parts else []).assign(**{attribute: joined.astype(object)})
+    dropped = set(parts) if drop_parts else set()
+    columns = {c: t for c, t in spec.columns.items() if c not in dropped} | {attribute: "categorical"}
+    sensitive = {k: v for k, v in spec.sensitive.items() if k not in dropped}
+    if all(a in spec.sensitive for a in parts):
+        sensitive[attribute] = JOINT_LABEL.join(categorical_labels(pd.Series([spec.sensitive[a]])).iloc[0] for a in parts)
+    keep = lambda cols: tuple(c for c in cols if c not in dropped)
+    new = spec.replace(columns=columns, sensitive=sensitive, confounders=keep(spec.confounders), mediators=keep(spec.mediators),
+                       outcome_excludes={k: keep(v) for k, v in spec.outcome_excludes.items()})
+    return dataclasses.replace(ds, frame=frame, spec=new)
+
 
 # %% ../../nbs/34_studies.fairness.ipynb #0dec1dfc
 def study_split(ds: Dataset, # the loaded table
@@ -274,7 +313,7 @@ def fairness_cell(params: Mapping[str, Any], # one cell of the grid (see `fairne
                  ) -> pd.DataFrame:
     """Run one cell: the repeat's split, then `real` + `duplicate`, or one fairness weight's synthetic arm (health-checked)."""
     p = dict(params)
-    ds = load_study_data(p["dataset"], p.get("spec_path"), settings)
+    ds = intersect_attribute(load_study_data(p["dataset"], p.get("spec_path"), settings), p["attribute"], drop_parts=True)
     design = resolve_fairness_design(ds, p["attribute"], p["outcome"], p["privileged"], p["min_group_rows"])
     seed = draw_seed(p["seed"], ds.spec.name, design.attribute, design.outcome, p["test_size"], p["repeat"])
     train, test = study_split(ds, design, seed, p["test_size"])
@@ -339,7 +378,7 @@ def check_sweep(lambdas: str, # the sweep's fairness weights, comma-separated
 @dataclasses.dataclass(frozen=True)
 class FairnessConfig(GridConfig):
     """The fairness study: attribute(s), the lambda sweep, the generator and the downstream models."""
-    attribute: str | None = None  # sensitive attribute(s), comma-separated: one report each (default: the spec's first)
+    attribute: str | None = None  # sensitive attribute(s), comma-separated: one report each; 'race:gender' is their intersection (default: the spec's first)
     privileged: str | None = None  # privileged value (default: the spec's)
     outcome: str | None = None  # outcome (default: the spec's first)
     lambdas: str = "0,1,5"  # fairness weights of the sweep, comma-separated (0 always included)
@@ -368,8 +407,16 @@ def fairness_designs(config: FairnessConfig, # the study's config
                      data: Dataset, # its table
                     ) -> list[FairnessDesign]:
     """One design per attribute the config names (the spec's first when none), each checked against the data."""
-    return [resolve_fairness_design(data, a, config.outcome, config.privileged, config.min_group_rows)
+    return [resolve_fairness_design(intersect_attribute(data, a), a, config.outcome, config.privileged, config.min_group_rows)
             for a in parse_list(config.attribute) or [None]]
+
+def fairness_data(config: FairnessConfig, # the study's config
+                  settings: Settings | None = None, # run settings (data folders)
+                 ) -> Dataset:
+    """The config's table with a column for each intersectional attribute it names ('race:gender')."""
+    data = load_config_data(config, settings)
+    for a in parse_list(config.attribute): data = intersect_attribute(data, a)
+    return data
 
 def fairness_cells(config: FairnessConfig, # the study's config, seed and repeats resolved
                    data: Dataset, # its table
@@ -397,7 +444,7 @@ def fairness_store_name(config: FairnessConfig, # the study's config
                         design: FairnessDesign, # one of its designs
                        ) -> str:
     """The store folder of a design: fairness_store_<attribute>, with _<augment> unless the default."""
-    return f"fairness_store_{design.attribute}{'' if config.augment == 'non_privileged' else '_' + config.augment}"
+    return f"fairness_store_{group_folder(design.attribute)}{'' if config.augment == 'non_privileged' else '_' + config.augment}"
 
 def fairness_pages(config: FairnessConfig, # the study's config
                    data: Dataset, # its table
@@ -411,7 +458,7 @@ def fairness_pages(config: FairnessConfig, # the study's config
 
 STUDY = register_study(Study(name="fairness", config=FairnessConfig,
                              help="seed-000 study: fairness-optimised transformer augmentation, lambda sweep",
-                             designs=fairness_designs, pages=fairness_pages, cells=fairness_cells, cell=fairness_cell,
+                             load=fairness_data, designs=fairness_designs, pages=fairness_pages, cells=fairness_cells, cell=fairness_cell,
                              store_name=fairness_store_name))
 
 # %% ../../nbs/34_studies.fairness.ipynb #5e04b88c
