@@ -22,8 +22,8 @@ from typing import Any, Iterator, Mapping
 from .core import FairsynthError, atomic_path, atomic_write_text, package_dir
 
 # %% auto #0
-__all__ = ['provenance_html', 'studies_dir', 'render_html', 'without_local_paths', 'page_lock', 'remove_stale_temporaries',
-           'execute_study', 'build_index']
+__all__ = ['SUMMARY_PAGE', 'provenance_html', 'studies_dir', 'render_html', 'without_local_paths', 'page_lock',
+           'remove_stale_temporaries', 'execute_study', 'build_dataset_summary', 'build_index']
 
 # %% ../nbs/40_report.ipynb #0af74725
 def provenance_html(prov: Mapping[str, Any], # a core.provenance() record
@@ -180,6 +180,45 @@ def execute_study(study: str, # study notebook name in fairsynth/notebooks, e.g.
             with atomic_path(out_html.with_suffix(".ipynb")) as t: t.write_text(without_local_paths(executed.read_text()))
     return out_html
 
+# %% ../nbs/40_report.ipynb #a16e0402
+SUMMARY_PAGE = "summary.html"  # reports/<dataset>/summary.html: every study's headline numbers and advice for that dataset
+
+def _records_html(records: Any) -> str:
+    """A small HTML table of a sidecar's list of records ('' when there is none)."""
+    if not isinstance(records, list) or not records or not all(isinstance(r, Mapping) for r in records): return ""
+    cols = list(dict.fromkeys(k for r in records for k in r))
+    esc = html.escape
+    head = "".join(f"<th>{esc(str(c))}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f"<td>{esc('' if r.get(c) is None else str(r.get(c)))}</td>" for c in cols) + "</tr>" for r in records)
+    return f"<div class='scroll'><table><tr>{head}</tr>{body}</table></div>"
+
+def build_dataset_summary(reports_dir: Path | str, # the reports folder
+                          dataset: str, # a dataset folder under it
+                         ) -> Path:
+    """Write `reports_dir/<dataset>/summary.html`: per report page of the dataset, its summary line, headline table and
+    advice table, as its sidecar records them (the numbers are the pages' own; nothing is recomputed)."""
+    reports_dir = Path(reports_dir); folder = reports_dir / dataset; esc = html.escape; parts = []
+    for page in sorted(folder.glob("*/*.html")):
+        meta = page.with_suffix(".json")
+        info = json.loads(meta.read_text()) if meta.is_file() else {}
+        prov = info.get("provenance") or {}
+        parts.append(f"<h2><a href='{esc(page.relative_to(folder).as_posix())}'>{esc(info.get('title', page.stem))}</a></h2>"
+                     f"<p>study <b>{esc(str(info.get('study', page.stem)))}</b>, group <b>{esc(page.parent.name)}</b>; "
+                     f"created {esc(str(prov.get('created_utc', '?')))} UTC, commit <code>{esc(str(prov.get('git_commit', ''))[:12])}</code></p>"
+                     f"<p>{esc(str(info.get('summary', '')))}</p>"
+                     + (f"<h3>Headline</h3>{_records_html(info['headline'])}" if _records_html(info.get("headline")) else "")
+                     + (f"<h3>Advice</h3>{_records_html(info['advice'])}" if _records_html(info.get("advice")) else ""))
+    page = ("<!doctype html><html><head><meta charset='utf-8'>"
+            f"<title>fairsynth: {esc(dataset)} summary</title>"
+            "<style>body{font-family:sans-serif;margin:2em;max-width:80em}table{border-collapse:collapse;font-size:90%}"
+            "td,th{border:1px solid #ccc;padding:3px 6px;vertical-align:top}.scroll{overflow-x:auto}</style></head><body>"
+            f"<h1>{esc(dataset)}: every study's headline and advice</h1>"
+            "<p>Collected from the report pages' sidecars: the numbers are the pages' own, with their intervals and verdicts "
+            "(none from fewer than 5 repeats). Follow a title for the full report.</p>"
+            + ("".join(parts) or "<p>No report page yet.</p>") + "<p><a href='../index.html'>all reports</a></p></body></html>")
+    return atomic_write_text(folder / SUMMARY_PAGE, page)
+
+
 # %% ../nbs/40_report.ipynb #99daf47d
 def build_index(reports_dir: Path | str, # the reports folder
                ) -> Path:
@@ -193,12 +232,16 @@ def build_index(reports_dir: Path | str, # the reports folder
                      "summary": info.get("summary", ""), "created": (info.get("provenance") or {}).get("created_utc", ""),
                      "commit": (info.get("provenance") or {}).get("git_commit", "")[:12]})
     esc = html.escape
+    datasets = sorted({r["dataset"] for r in rows})
+    for d in datasets: build_dataset_summary(reports_dir, d)
+    links = " · ".join(f"<a href='{esc(d)}/{SUMMARY_PAGE}'>{esc(d)}</a>" for d in datasets)
     body = "".join(f"<tr><td>{esc(r['dataset'])}</td><td>{esc(r['group'])}</td><td><a href='{esc(r['href'])}'>{esc(r['study'])}</a></td>"
                    f"<td>{esc(r['title'])}</td><td>{esc(str(r['summary']))}</td><td>{esc(r['created'])}</td><td><code>{esc(r['commit'])}</code></td></tr>"
                    for r in rows)
     page = ("<!doctype html><html><head><meta charset='utf-8'><title>fairsynth reports</title>"
             "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}</style>"
             f"</head><body><h1>fairsynth reports</h1><p>{len(rows)} report(s), rebuilt {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC.</p>"
-            "<table><tr><th>dataset</th><th>group</th><th>study</th><th>title</th><th>summary</th><th>created (UTC)</th><th>commit</th></tr>"
+            + (f"<p>Per dataset, every study's headline numbers and advice: {links}</p>" if links else "")
+            + "<table><tr><th>dataset</th><th>group</th><th>study</th><th>title</th><th>summary</th><th>created (UTC)</th><th>commit</th></tr>"
             f"{body}</table></body></html>")
     return atomic_write_text(reports_dir / "index.html", page)

@@ -289,7 +289,7 @@ def test_cli_on_own_csv_never_prints_a_real_record(tmp_path, reports_dir):
     assert main(["--reports-dir", str(reports_dir), "--repeats", "2", "run", "augmentation", "--csv", str(csv), "--spec", str(spec),
                  "--n-majority", "120", "--n-minority", "40", "--generator", "gaussian_copula"]) == 0
     pages = list((reports_dir / "own").rglob("*.html")) + list((reports_dir / "own").rglob("*.ipynb"))
-    assert len(pages) == 4
+    assert len(pages) == 5 and (reports_dir / "own" / "summary.html") in pages  # two pages, their notebooks, the dataset summary
     for p in pages:
         text = p.read_text()
         assert "ZQX" not in text and "PID0" not in text

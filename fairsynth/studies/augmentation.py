@@ -37,13 +37,14 @@ from ..tabular import feature_encoder
 
 # %% auto #0
 __all__ = ['STANDARD_METHODS', 'SYNTHETIC_METHODS', 'METHODS', 'METRICS', 'DESIGNS', 'GENERATOR_STAT_PREFIX', 'HEALTH', 'STUDY',
-           'KEYS', 'GroupDesign', 'resolve_design', 'GroupSample', 'draw_group_sample', 'group_scores',
+           'KEYS', 'EXPLAINERS', 'GroupDesign', 'resolve_design', 'GroupSample', 'draw_group_sample', 'group_scores',
            'train_and_score', 'synthetic_rows', 'smote_rows', 'method_labels', 'synthetic_health', 'withheld_scores',
            'withhold_scores', 'minority_fidelity', 'training_counts', 'augmentation_cell', 'generator_parameters',
            'augmentation_cells', 'minority_sizes', 'AugmentationConfig', 'config_generator_params',
            'augmentation_designs', 'augmentation_grid', 'augmentation_pages', 'summarise', 'at_size', 'paper_table',
-           'style_paper_table', 'count_wins', 'advice_table', 'plot_intervals', 'plot_sensitivity', 'plot_gains',
-           'time_breakdown', 'generator_log', 'select_results', 'exploration_inputs']
+           'style_paper_table', 'count_wins', 'advice_table', 'win_explanations', 'explanation_contrast',
+           'plot_intervals', 'plot_sensitivity', 'plot_gains', 'time_breakdown', 'generator_log', 'select_results',
+           'exploration_inputs']
 
 # %% ../../nbs/31_studies.augmentation.ipynb #e31ae694
 STANDARD_METHODS = ("baseline", "upweighted", "separate", "smote")  # methods that need no generator
@@ -597,6 +598,59 @@ def advice_table(summary: pd.DataFrame, # summarise() output
         out.append({**row, "recommended": best.method_label, "gain over baseline": gain(best),
                     "runner-up": f"{runner.method_label} {gain(runner)}" + ("" if len(wins) > 1 or runner is None else " (not significant)") if runner is not None else ""})
     return pd.DataFrame(out)
+
+# %% ../../nbs/31_studies.augmentation.ipynb #a16e0302
+EXPLAINERS = {"train_positives": "minority positives drawn", "train_prevalence": "minority outcome rate drawn",
+              "n_test": "minority hold-out rows", "failed_share": "tables failing a health check",
+              "minority_marginal_similarity": "minority marginal similarity", "minority_correlation_gap": "minority correlation gap"}  # what may explain a win, as the tables name it
+
+def _per_setting(results: pd.DataFrame, metrics: Sequence[str], by: Sequence[str]) -> pd.DataFrame:
+    """Mean of each metric over repeats per `by` keys (minority rows of the results)."""
+    r = results[results.metric.isin(metrics) & (results.group == "minority")]
+    if r.empty: return pd.DataFrame(columns=[*by, *metrics]).set_index(list(by))
+    return r.pivot_table(index=list(by), columns="metric", values="value", aggfunc="mean")
+
+def win_explanations(results: pd.DataFrame, # tidy rows of finished cells (select_results of one dataset, or several)
+                     summary: pd.DataFrame, # summarise(results)
+                     metric: str = "auroc", # metric compared
+                     n_minority: int | None = None, # minority size (default: the most common)
+                    ) -> pd.DataFrame:
+    """Per dataset, minority, outcome and method: its paired gain over the baseline, a verdict (helps / hurts / no clear
+    difference; none under MIN_VERDICT_REPEATS repeats), and what may explain it: the minority's drawn positives and
+    outcome rate, its hold-out size, the share of the method's tables that failed a health check, and the
+    within-minority fidelity of its added rows (means over repeats)."""
+    s = at_size(summary, metric, "minority", n_minority)
+    s = s[s.method_label != "baseline"]
+    r = results[results["n_minority"] == int(s.n_minority.iloc[0])] if len(s) else results
+    r = r.assign(method_label=method_labels(r))
+    setting = ["dataset", "minority", "outcome"]
+    counts = _per_setting(r[r.method == "all"], ["train_positives", "train_prevalence"], setting)
+    held = _per_setting(r[r.metric == "n_test"], ["n_test"], setting)
+    fid = r[r.metric.isin(["minority_marginal_similarity", "minority_correlation_gap"])]
+    fid = _per_setting(fid, ["minority_marginal_similarity", "minority_correlation_gap"], ["dataset", "minority", "method_label"])
+    checked = r[r.metric == "health_failed"]
+    failed = (checked.assign(failed=checked.value > 0).groupby(["dataset", "minority", "method_label"]).failed.mean().rename("failed_share")
+              if len(checked) else pd.Series(dtype=float, name="failed_share"))
+    out = s[[*setting, "method_label", "n", "diff_mean", "diff_low", "diff_high"]].copy()
+    out = out.join(counts, on=setting).join(held, on=setting).join(fid, on=["dataset", "minority", "method_label"])
+    out = out.join(failed, on=["dataset", "minority", "method_label"])
+    blocked = lambda n: verdict_blocked(int(n))
+    out.insert(4, "verdict", [blocked(n) or ("helps" if lo > 0 else "hurts" if hi < 0 else "no clear difference")
+                              for n, lo, hi in zip(out["n"], out.diff_low, out.diff_high)])
+    out.insert(5, "gain over baseline", [f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]" for m, lo, hi in zip(out.diff_mean, out.diff_low, out.diff_high)])
+    keep = [*setting, "method_label", "verdict", "gain over baseline", "n", *[c for c in EXPLAINERS if c in out]]
+    return out[keep].rename(columns={"n": "repeats", **EXPLAINERS}).reset_index(drop=True)
+
+def explanation_contrast(explained: pd.DataFrame, # win_explanations output
+                         synthetic_only: bool = True, # keep the synthetic methods' rows only
+                        ) -> pd.DataFrame:
+    """Median of each explaining factor among the rows where a method helps, makes no clear difference, or hurts."""
+    e = explained[explained.method_label.str.startswith("synthetic")] if synthetic_only else explained
+    cols = [c for c in EXPLAINERS.values() if c in e]
+    order = ["helps", "no clear difference", "hurts"]
+    out = e[e.verdict.isin(order)].groupby("verdict")[cols].median()
+    return out.reindex([v for v in order if v in out.index]).assign(rows=e.verdict.value_counts()).reset_index()
+
 
 # %% ../../nbs/31_studies.augmentation.ipynb #a234ca4c
 def plot_intervals(summary: pd.DataFrame, # summarise() output for one dataset and minority

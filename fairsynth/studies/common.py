@@ -31,8 +31,8 @@ from ..spec import Dataset, DatasetSpec, load_spec
 __all__ = ['NEURAL_GENERATORS', 'MIN_VERDICT_REPEATS', 'HEALTH_PREFIX', 'WITHHELD', 'UNHEALTHY_MARK', 'resolve_source',
            'data_label', 'load_study_data', 'narrow_spec', 'draw_seed', 'parse_list', 'parse_json_object',
            'group_folder', 'epoch_params', 't_interval', 'repeat_intervals', 'verdict_blocked', 'write_sidecar',
-           'HealthLayout', 'health_rows', 'withheld_reasons', 'withhold', 'table_health', 'health_headline',
-           'health_overview', 'mark_unhealthy']
+           'sidecar_records', 'HealthLayout', 'health_rows', 'withheld_reasons', 'withhold', 'table_health',
+           'health_headline', 'health_overview', 'mark_unhealthy']
 
 # %% ../../nbs/38_studies.common.ipynb #3bf2e1ac
 def resolve_source(dataset: str | None, # registered dataset name
@@ -172,6 +172,20 @@ def write_sidecar(out_html: Path | str, # the report page
                  ) -> Path:
     """Write the JSON sidecar of a report page atomically."""
     return atomic_write_text(Path(out_html).with_suffix(".json"), json.dumps(dict(info), indent=1, default=str))
+
+# %% ../../nbs/38_studies.common.ipynb #c0aa0003
+def sidecar_records(table: pd.DataFrame, # a headline or advice table as the report shows it
+                    digits: int = 3, # decimals kept of each number
+                   ) -> list[dict[str, Any]]:
+    """The table as JSON-safe records for a sidecar's `headline` or `advice` (numbers rounded, missing values None)."""
+    def cell(v):
+        if v is None or (isinstance(v, float) and not np.isfinite(v)) or v is pd.NA or v is pd.NaT: return None
+        if isinstance(v, (bool, np.bool_)): return bool(v)
+        if isinstance(v, (int, np.integer)): return int(v)
+        if isinstance(v, (float, np.floating)): return round(float(v), digits)
+        return str(v)
+    return [{str(k): cell(v) for k, v in row.items()} for row in table.reset_index(drop=True).to_dict("records")]
+
 
 # %% ../../nbs/38_studies.common.ipynb #c0aa0021
 HEALTH_PREFIX = "health:"  # metric prefix of a row naming one failed or warned health check
