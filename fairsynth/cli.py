@@ -17,7 +17,8 @@ from .studies.framework import STUDY_MODULES, add_flags, config_from_args, get_s
 
 # %% auto #0
 __all__ = ['SETTING_FLAGS', 'setting_flags', 'settings_from_args', 'run_command', 'synthesize_command', 'index_command',
-           'datasets_command', 'generators_command', 'settings_command', 'llm_server_command', 'build_parser', 'main']
+           'datasets_command', 'generators_command', 'settings_command', 'spec_command', 'llm_server_command',
+           'build_parser', 'main']
 
 # %% ../nbs/50_cli.ipynb #334e5462
 SETTING_FLAGS = {  # setting -> help of its flag; the flag is --<setting with dashes>
@@ -76,6 +77,14 @@ def settings_command(args: argparse.Namespace, settings: Settings) -> int:
     for k, v in settings.as_dict().items(): print(f"{k} = {v}")
     return 0
 
+def spec_command(args: argparse.Namespace, settings: Settings) -> int:
+    """`fairsynth spec my.csv`: draft a commented JSON spec from a CSV (printed, or written to --out)."""
+    from fairsynth.spec_draft import infer_spec_csv, write_draft
+    draft = infer_spec_csv(args.csv, args.name, **({"sep": args.sep} if args.sep else {}))
+    if args.out: print(f"wrote {write_draft(draft, args.out)}: check every CONFIRM line, then pass it with --csv {args.csv} --spec {args.out}")
+    else: print(draft.to_json(), end="")
+    return 0
+
 def llm_server_command(args: argparse.Namespace, settings: Settings) -> int:
     """`fairsynth llm-server`: serve the local OpenAI-compatible stand-in until Ctrl-C."""
     from fairsynth.llm.server import LocalLLMServer
@@ -102,6 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     for name, handler, help in [("index", index_command, "rebuild reports/index.html"), ("datasets", datasets_command, "list the datasets"),
                                 ("generators", generators_command, "list the generators"), ("settings", settings_command, "show the resolved run settings")]:
         sub.add_parser(name, parents=[flags], help=help).set_defaults(handler=handler)
+    spc = sub.add_parser("spec", parents=[flags], help="draft a JSON spec from your CSV: types, id, sensitive attributes, outcomes, leakage to confirm")
+    spc.add_argument("csv", help="your CSV file")
+    spc.add_argument("--out", help="write the draft to this JSON file (default: print it)")
+    spc.add_argument("--name", help="the dataset's short name (default: the file's stem)")
+    spc.add_argument("--sep", help="the CSV's field separator (default: ',')")
+    spc.set_defaults(handler=spec_command)
     srv = sub.add_parser("llm-server", parents=[flags], help="serve the local OpenAI-compatible stand-in (NOT an LLM: it echoes perturbed examples) for offline tries")
     srv.add_argument("--host", default="127.0.0.1", help="address to listen on")
     srv.add_argument("--port", type=int, default=8765, help="port to listen on")

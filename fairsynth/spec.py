@@ -154,8 +154,8 @@ def spec_from_dict(d: dict[str, Any]) -> DatasetSpec:
     return spec
 
 def load_spec(path: str | Path) -> DatasetSpec:
-    """Read a DatasetSpec from a JSON file."""
-    try: d = json.loads(Path(path).read_text())
+    """Read a DatasetSpec from a JSON file; lines starting with `//` are comments (a drafted spec carries them)."""
+    try: d = json.loads("\n".join("" if line.lstrip().startswith("//") else line for line in Path(path).read_text().splitlines()))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e: raise FairsynthError(f"cannot read spec file {path}: {e}") from None
     try: return spec_from_dict(d)
     except FairsynthError as e: raise FairsynthError(f"{e} (spec file {path})") from None

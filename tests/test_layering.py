@@ -19,7 +19,7 @@ import fairsynth
 LAYERS: dict[str, int] = {
     "fairsynth.core": 0, "fairsynth.spec": 0,
     "fairsynth.tabular": 1, "fairsynth.audit": 1,
-    "fairsynth.data": 2, "fairsynth.userdata": 2, "fairsynth.visits": 2,  # with every fairsynth.data* module (datafiles, ...)
+    "fairsynth.data": 2, "fairsynth.userdata": 2, "fairsynth.visits": 2, "fairsynth.spec_draft": 2,  # with every fairsynth.data* module (datafiles, ...)
     "fairsynth.models": 3,
     "fairsynth.llm": 4, "fairsynth.generators": 4, "fairsynth.metrics": 4, "fairsynth.figures": 4,
     "fairsynth.studies": 5,
