@@ -28,11 +28,12 @@ from ..metrics.health import WHY, unusable_reason
 from ..spec import Dataset, DatasetSpec, load_spec
 
 # %% auto #0
-__all__ = ['NEURAL_GENERATORS', 'MIN_VERDICT_REPEATS', 'HEALTH_PREFIX', 'WITHHELD', 'UNHEALTHY_MARK', 'resolve_source',
-           'data_label', 'load_study_data', 'narrow_spec', 'draw_seed', 'parse_list', 'parse_json_object',
-           'group_folder', 'epoch_params', 't_interval', 'repeat_intervals', 'verdict_blocked', 'write_sidecar',
-           'sidecar_records', 'HealthLayout', 'health_rows', 'withheld_reasons', 'withhold', 'table_health',
-           'health_headline', 'health_overview', 'mark_unhealthy']
+__all__ = ['NEURAL_GENERATORS', 'MIN_VERDICT_REPEATS', 'MISSING_SENSITIVE_POLICY', 'HEALTH_PREFIX', 'WITHHELD', 'UNHEALTHY_MARK',
+           'resolve_source', 'data_label', 'load_study_data', 'narrow_spec', 'draw_seed', 'parse_list',
+           'parse_json_object', 'group_folder', 'epoch_params', 't_interval', 'repeat_intervals', 'verdict_blocked',
+           'write_sidecar', 'sidecar_records', 'missing_sensitive', 'missing_sensitive_note', 'HealthLayout',
+           'health_rows', 'withheld_reasons', 'withhold', 'table_health', 'health_headline', 'health_overview',
+           'mark_unhealthy']
 
 # %% ../../nbs/38_studies.common.ipynb #3bf2e1ac
 def resolve_source(dataset: str | None, # registered dataset name
@@ -185,6 +186,25 @@ def sidecar_records(table: pd.DataFrame, # a headline or advice table as the rep
         if isinstance(v, (float, np.floating)): return round(float(v), digits)
         return str(v)
     return [{str(k): cell(v) for k, v in row.items()} for row in table.reset_index(drop=True).to_dict("records")]
+
+
+# %% ../../nbs/38_studies.common.ipynb #c0aa0006
+MISSING_SENSITIVE_POLICY = ("left out of that attribute's groups (never imputed, never a group of their own) for every "
+                            "per-group number, split and group generator")  # one policy, every study
+
+def missing_sensitive(frame: pd.DataFrame, # the table
+                      attributes: Sequence[str], # sensitive columns of the study
+                     ) -> dict[str, int]:
+    """Rows with no value, per sensitive attribute that is a column of the table."""
+    return {a: int(frame[a].isna().sum()) for a in attributes if a in frame}
+
+def missing_sensitive_note(frame: pd.DataFrame, # the table
+                           attributes: Sequence[str], # sensitive columns of the study
+                          ) -> str:
+    """The markdown line a report shows: how many rows have no value of each attribute, and the policy."""
+    counts, n = missing_sensitive(frame, attributes), len(frame)
+    said = "; ".join(f"`{a}`: **{k:,}** of {n:,} rows ({k / max(n, 1):.1%})" for a, k in counts.items())
+    return f"**Rows with a missing sensitive value** ({said or 'no attribute'}): {MISSING_SENSITIVE_POLICY}."
 
 
 # %% ../../nbs/38_studies.common.ipynb #c0aa0021
