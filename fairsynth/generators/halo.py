@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from fastcore.basics import patch
 from torch import nn
+from tqdm import tqdm
 
 from ..core import FairsynthError, set_seed, sha256_frame
 from .base import check_device_name, check_positive_int
@@ -542,6 +543,8 @@ def _fit(self: HALOGenerator, data: VisitDataset) -> None:
     self.history_ = pd.DataFrame(columns=HISTORY_COLUMNS, dtype=float)
     self.checkpoint_path_ = self._checkpoint_path(data)
     self.resumed_epochs_, keep_checkpoint = self._load_checkpoint(optimizer, batches)
+    progress = tqdm(total=self.epochs, initial=self.resumed_epochs_, desc="halo", unit="epoch", file=sys.stderr,
+                    disable=not self.verbose, leave=False)  # one progress mechanism: tqdm, as fair_transformer's
     for epoch in range(self.resumed_epochs_, self.epochs):
         start = time.perf_counter()
         nll, fair = self._train_epoch(records, patient_tokens, optimizer, batches, weights, lam)
@@ -552,10 +555,12 @@ def _fit(self: HALOGenerator, data: VisitDataset) -> None:
         seconds = time.perf_counter() - start
         row = {"epoch": epoch + 1, "nll": nll, "fairness": fair, "loss": nll + lam * fair if lam > 0 else nll, "gap": gap, "seconds": seconds}
         self.history_ = pd.DataFrame([*self.history_.to_dict(orient="records"), row], columns=HISTORY_COLUMNS, dtype=float)
+        progress.update(1)
         if self.verbose:
-            print(f"halo epoch {epoch + 1}/{self.epochs}: loss {row['loss']:.3f}  nll {nll:.3f}  fairness {fair:.4f}  gap {gap:.4f}  ({seconds:.2f} s)",
-                  file=sys.stderr, flush=True)
+            progress.write(f"halo epoch {epoch + 1}/{self.epochs}: loss {row['loss']:.3f}  nll {nll:.3f}  fairness {fair:.4f}  gap {gap:.4f}  ({seconds:.2f} s)",
+                           file=sys.stderr)
         if self.checkpoint_path_ is not None and not keep_checkpoint: self._save_checkpoint(epoch + 1, optimizer, batches)
+    progress.close()
     self.history_ = self.history_.astype({"epoch": int})
     self.epoch_seconds_ = self.history_["seconds"].tolist()
     self.model_.eval()

@@ -29,7 +29,7 @@ import pandas as pd
 from ..core import FairsynthError, atomic_path, atomic_write_text
 
 # %% auto #0
-__all__ = ['RESERVED_COLUMNS', 'cell_id', 'load_results', 'thread_limits', 'stop_workers', 'GridResult', 'run_grid']
+__all__ = ['RESERVED_COLUMNS', 'cell_id', 'load_results', 'thread_limits', 'stop_workers', 'GridResult', 'time_left', 'run_grid']
 
 # %% ../../nbs/32_studies.grid.ipynb #bbc3e474
 RESERVED_COLUMNS = ("cell_id", "seconds")  # columns the runner adds to every cell's rows
@@ -305,11 +305,18 @@ def _earlier_failures(store: Path, ids: list[str]) -> dict[str, str]:
     paths = {cid: store / "failed" / f"{cid}.json" for cid in ids}
     return {cid: json.loads(p.read_text())["error"] for cid, p in paths.items() if p.is_file()}
 
+def time_left(seconds: float) -> str:
+    """'~40 s left', '~12 min left' or '~1.5 h left'."""
+    return f"~{seconds:.0f} s left" if seconds < 90 else f"~{seconds / 60:.0f} min left" if seconds < 5400 else f"~{seconds / 3600:.1f} h left"
+
 def _reporter(progress: bool, total: int) -> Callable[[str, str, dict[str, Any], float, str], None]:
-    """Prints one line per finished cell on stderr (or nothing)."""
+    """Prints one line per finished cell on stderr (or nothing): done/total, status, seconds, the time left, parameters."""
+    start, finished_here = time.perf_counter(), [0]
     def say(counter: str, status: str, params: dict[str, Any], seconds: float, error: str = "") -> None:
         if not progress: return
-        line = f"[grid {counter}/{total}] {status:6} {seconds:7.2f} s  {_params_json(params)}"
+        finished_here[0] += 1
+        left = (time.perf_counter() - start) / finished_here[0] * (total - int(counter))  # this run's pace so far
+        line = f"[grid {counter}/{total}] {status:6} {seconds:7.2f} s  {time_left(left) if int(counter) < total else 'last cell'}  {_params_json(params)}"
         print(line + (f"  {error.splitlines()[0]}" if error else ""), file=sys.stderr, flush=True)
     return say
 
