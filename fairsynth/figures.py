@@ -8,6 +8,7 @@ Docs: https://fairsynth.github.io/fairsynth/figures.html.md"""
 # %% ../nbs/27_figures.ipynb #f1a00003
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 from typing import Iterable, Mapping
@@ -22,7 +23,8 @@ from .spec import DatasetSpec
 
 # %% auto #0
 __all__ = ['REAL_COLOUR', 'GENERATOR_COLOURS', 'colours', 'plot_categorical_bars', 'plot_numeric_overlays',
-           'plot_correlation_heatmaps', 'plot_utility', 'plot_dcr', 'plot_subgroups', 'figure_image', 'format_table']
+           'plot_correlation_heatmaps', 'plot_utility', 'plot_dcr', 'plot_subgroups', 'figure_caption', 'FigureImage',
+           'figure_image', 'format_table']
 
 # %% ../nbs/27_figures.ipynb #0ec1f39d
 REAL_COLOUR = "0.55"  # matplotlib grey level of the real data in every figure
@@ -192,14 +194,33 @@ def plot_subgroups(table: pd.DataFrame, # columns attribute, group, generator ('
     return fig
 
 # %% ../nbs/27_figures.ipynb #008f07c0
+def figure_caption(fig: plt.Figure, # a matplotlib figure
+                  ) -> str:
+    """A caption from the figure's suptitle, else its panels' titles ('' when it has neither)."""
+    sup = fig._suptitle.get_text().strip() if getattr(fig, "_suptitle", None) is not None else ""
+    titles = list(dict.fromkeys(t for a in fig.axes if (t := a.get_title().strip())))
+    return sup or ("; ".join(titles[:6]) + ("; ..." if len(titles) > 6 else ""))
+
+@dataclasses.dataclass
+class FigureImage:
+    """A figure as a captioned PNG: `<figure>` with its `<figcaption>` in a notebook's HTML, the PNG bytes in `data`."""
+    data: bytes  # the PNG
+    caption: str  # the caption shown under it
+
+    def _repr_html_(self) -> str:
+        import base64, html
+        text = html.escape(self.caption)
+        return (f'<figure class="fairsynth-figure"><img src="data:image/png;base64,{base64.b64encode(self.data).decode()}" alt="{text}">'
+                f"<figcaption>{text}</figcaption></figure>")
+
 def figure_image(fig: plt.Figure, # a matplotlib figure
                  dpi: int = 90, # resolution of the embedded PNG
-                ):
-    """The figure as an IPython PNG image, for `display` in study notebooks."""
+                 caption: str | None = None, # the caption (default: the figure's suptitle, else its panels' titles)
+                ) -> FigureImage:
+    """The figure as a captioned PNG, for `display` in study notebooks."""
     import io
-    from IPython.display import Image
     buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    return Image(data=buf.getvalue(), format="png")
+    return FigureImage(buf.getvalue(), caption if caption is not None else figure_caption(fig))
 
 # %% ../nbs/27_figures.ipynb #761877e8
 def format_table(df: pd.DataFrame, # a tidy or wide table

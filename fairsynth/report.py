@@ -8,6 +8,7 @@ Docs: https://fairsynth.github.io/fairsynth/report.html.md"""
 # %% ../nbs/40_report.ipynb #81adce8c
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as dt
 import html
@@ -22,8 +23,8 @@ from typing import Any, Iterator, Mapping
 from .core import FairsynthError, atomic_path, atomic_write_text, package_dir
 
 # %% auto #0
-__all__ = ['SUMMARY_PAGE', 'provenance_html', 'studies_dir', 'render_html', 'without_local_paths', 'page_lock',
-           'remove_stale_temporaries', 'execute_study', 'build_dataset_summary', 'build_index']
+__all__ = ['PAGE_STYLE', 'SUMMARY_PAGE', 'provenance_html', 'studies_dir', 'page_problems', 'render_html', 'without_local_paths',
+           'page_lock', 'remove_stale_temporaries', 'execute_study', 'build_dataset_summary', 'build_index']
 
 # %% ../nbs/40_report.ipynb #0af74725
 def provenance_html(prov: Mapping[str, Any], # a core.provenance() record
@@ -45,6 +46,30 @@ def studies_dir() -> Path:
     if not d.is_dir(): raise FairsynthError(f"the study notebooks are missing from the installed package ({d}): reinstall fairsynth")
     return d
 
+PAGE_STYLE = ("<style id='fairsynth-page-style'>"
+              ".jp-RenderedHTMLCommon table, table.dataframe {display:block; max-width:100%; overflow-x:auto}"  # a wide table scrolls, never hides columns
+              "figure.fairsynth-figure {margin:1em 0} figure.fairsynth-figure img {max-width:100%}"
+              "figure.fairsynth-figure figcaption {font-size:90%; color:#444; margin-top:0.3em}"
+              "@media print {.jp-RenderedHTMLCommon table {font-size:75%}}</style>")  # what every page adds to nbconvert's stylesheet
+
+def page_problems(page: str, # a rendered report page (HTML)
+                 ) -> list[str]:
+    """What a reader would trip over, checked on the HTML: a figure embedded twice, a figure without a caption, a
+    number with a doubled sign ('--12%'), tables that neither fit nor scroll (the page style missing)."""
+    import hashlib, re
+    problems = []
+    images = re.findall(r'src="data:image/[a-z+]+;base64,([^"]+)"', page)
+    twice = [h for h, n in collections.Counter(hashlib.sha256(i.encode()).hexdigest() for i in images).items() if n > 1]
+    if twice: problems.append(f"{len(twice)} figure(s) embedded more than once")
+    captioned = re.findall(r'<figure class="fairsynth-figure"><img [^>]*><figcaption>([^<]*\S[^<]*)</figcaption></figure>', page)
+    if len(captioned) < len(images): problems.append(f"{len(images) - len(captioned)} of {len(images)} figure(s) without a caption")
+    text = re.sub(r"data:[a-z/+]+;base64,[A-Za-z0-9+/=]+", "", page)
+    text = re.sub(r"<(style|script)[^>]*>.*?</\1>", "", text, flags=re.S)
+    text = re.sub(r"<[^>]+>", " ", text)
+    if doubled := sorted(set(re.findall(r"[-+−]{2}\d[\d.,%]*", text))): problems.append(f"number(s) with a doubled sign: {doubled[:5]}")
+    if "<table" in page and "fairsynth-page-style" not in page: problems.append("tables without the page style that lets a wide table scroll")
+    return problems
+
 def render_html(notebook: Path | str, # an executed notebook
                 out_html: Path | str, # where the HTML page goes
                 title: str, # page title
@@ -59,6 +84,9 @@ def render_html(notebook: Path | str, # an executed notebook
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     nb.metadata["title"] = title
     body, _ = exporter.from_notebook_node(nb)
+    body = body.replace("</head>", PAGE_STYLE + "</head>", 1)
+    if (problems := page_problems(body)) and os.environ.get("FAIRSYNTH_STRICT_PAGES", "").lower() in ("1", "true", "yes"):
+        raise FairsynthError(f"page {Path(out_html).name} would show: {'; '.join(problems)}")  # tests run strict: every page they render is checked
     return atomic_write_text(out_html, body)
 
 # %% ../nbs/40_report.ipynb #b5dbee59

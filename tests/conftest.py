@@ -8,6 +8,7 @@ import matplotlib
 import pytest
 
 matplotlib.use("Agg")
+os.environ.setdefault("FAIRSYNTH_STRICT_PAGES", "1")  # every page a test renders is checked (report.page_problems): a defect fails the test
 
 
 @pytest.fixture
