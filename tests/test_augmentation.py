@@ -192,6 +192,9 @@ def test_run_resumes_and_only_computes_new_cells(tmp_path):
     r = load_results(tmp_path / "store")
     assert set(r.repeat) == {0, 1, 2} and set(r.method) == {*METHODS, "all"}
     assert {"fit_seconds", "sample_seconds", "train_seconds"} <= set(r.metric)
+    shown = second._repr_html_()  # in Jupyter: the report's advice verdicts and the tables' health
+    assert second.study == "augmentation" and "Headline" in shown and "not enough repeats for a verdict (3 &lt; 5)" in shown
+    assert "Health of the synthetic tables" in shown
 
 
 def test_config_cells_are_todays_cells(nhefs):

@@ -16,6 +16,7 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 import pandas as pd
+from fastcore.basics import patch
 from sklearn.base import BaseEstimator
 
 from ..core import FairsynthError
@@ -165,6 +166,21 @@ class Generator(BaseEstimator):
 
     def _sample(self, n: int, conditions: dict[str, Any], seed: int) -> pd.DataFrame:
         raise NotImplementedError(f"{type(self).__name__} must implement _sample(n, conditions, seed)")
+
+# %% ../../nbs/10_generators.base.ipynb #8b2eb780
+@patch
+def _repr_html_(self: Generator) -> str:
+    """In Jupyter: the generator's name, whether and on what it was fitted, its parameters, and how to check its rows."""
+    import html
+    esc = html.escape
+    fitted = hasattr(self, "columns_")
+    state = (f"fitted on {self.n_train_rows_:,} rows of <code>{esc(self.spec_.name)}</code> ({len(self.columns_)} columns) in {self.fit_seconds_:.1f} s"
+             if fitted and hasattr(self, "fit_seconds_") else "not fitted yet: <code>fit(df, spec)</code>")
+    params = "".join(f"<tr><td><code>{esc(str(k))}</code></td><td>{esc(repr(v))[:200]}</td></tr>" for k, v in self.get_params(deep=False).items())
+    check = ("<p>Before using its rows: <code>fairsynth.metrics.health.health_checks(train, gen.sample(len(train)), spec)</code> "
+             "names lost groups, collapsed outcomes and lost correlations.</p>") if fitted else ""
+    return f"<p><b>{esc(self.name or type(self).__name__)}</b>: {state}</p><table>{params}</table>{check}"
+
 
 # %% ../../nbs/10_generators.base.ipynb #b2ad33ce
 BUILTIN_GENERATORS: dict[str, str] = {

@@ -486,7 +486,8 @@ STUDY = register_study(Study(
     name="augmentation", config=AugmentationConfig,
     help="seed-002 study: synthetic augmentation of a minority group vs standard approaches",
     designs=augmentation_designs, pages=augmentation_pages, cells=augmentation_grid, cell=augmentation_cell,
-    store_name=lambda config, design: "augmentation_store"))
+    store_name=lambda config, design: "augmentation_store",
+    headline=lambda results: advice_table(summarise(results)), health=HEALTH))
 
 # %% ../../nbs/31_studies.augmentation.ipynb #74cc098d
 KEYS = ["dataset", "attribute", "majority", "minority", "n_majority", "n_minority", "outcome", "method_label", "group", "metric"]

@@ -434,7 +434,8 @@ def causal_store_name(config: CausalConfig, # the study's config
 STUDY = register_study(Study(name="causal", config=CausalConfig,
                              help="seed-001 study: causal fairness decomposition, faithful and fair DAG-aware generator",
                              designs=causal_designs, pages=causal_pages, cells=causal_cells, cell=causal_cell,
-                             store_name=causal_store_name))
+                             store_name=causal_store_name,
+                             headline=lambda results: reduction_table(summarise_causal(results), results=results), health=HEALTH))
 
 # %% ../../nbs/35_studies.causal_fairness.ipynb #e4c4fe7a
 def summarise_causal(results: pd.DataFrame) -> pd.DataFrame:

@@ -459,7 +459,8 @@ def fairness_pages(config: FairnessConfig, # the study's config
 STUDY = register_study(Study(name="fairness", config=FairnessConfig,
                              help="seed-000 study: fairness-optimised transformer augmentation, lambda sweep",
                              load=fairness_data, designs=fairness_designs, pages=fairness_pages, cells=fairness_cells, cell=fairness_cell,
-                             store_name=fairness_store_name))
+                             store_name=fairness_store_name,
+                             headline=lambda results: goal_verdicts(summarise_fairness(results)), health=HEALTH))
 
 # %% ../../nbs/34_studies.fairness.ipynb #5e04b88c
 HEADLINE_METRICS = ("di", "worst_group_tpr", "mean_group_tpr", "f1", "auroc", "auprc", "spd", "eod")  # metrics summarised

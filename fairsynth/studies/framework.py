@@ -213,6 +213,8 @@ class Study:
     store_name: Callable[[StudyConfig, Any], str] | None = None  # (config, design) -> the store folder's name
     load: Callable[[StudyConfig, Settings], Any] | None = None  # (config, settings) -> the study's data (default: load_config_data)
     folder: Callable[[Any], str] | None = None  # data -> the reports/<folder> of the data (default: its spec's name)
+    headline: Callable[[pd.DataFrame], pd.DataFrame] | None = None  # finished cells' rows -> the verdict table its report leads with (a GridResult shows it in Jupyter)
+    health: Any = None  # its studies.common.HealthLayout: a GridResult shows the health of its synthetic tables in Jupyter
 
 STUDIES: dict[str, Study] = {}
 STUDY_MODULES = {"synthesis": "fairsynth.studies.synthesis", "augmentation": "fairsynth.studies.augmentation",
@@ -283,8 +285,9 @@ def run_study_grid(study: Study, # a grid study
     config = config.resolve(settings)
     cells = study.cells(config, data, design)
     fn = functools.partial(study.cell, settings=settings)
-    return run_grid(fn, cells, study_store(study, config, data, design, settings), n_jobs=config.jobs,
+    grid = run_grid(fn, cells, study_store(study, config, data, design, settings), n_jobs=config.jobs,
                     scheduler=config.scheduler, progress=progress, key=data_checksum(data))
+    return dataclasses.replace(grid, study=study.name)  # in Jupyter it shows the study's headline and health
 
 def first_failure(grid: GridResult) -> str:
     """The first failed cell's error, one line (what a user reads when a study fails)."""

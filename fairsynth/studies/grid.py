@@ -290,10 +290,31 @@ class GridResult:
     skipped: list[str]  # ids of the cells found finished in the store and not recomputed, in grid order
     failed: dict[str, str]  # id -> error text of the cells that failed (not stored: a rerun retries them)
     seconds: float  # wall time of this run
+    study: str | None = None  # the registered study that ran it (set by studies.framework.run_study_grid)
 
     def summary(self) -> str:
         """One line: counts of computed, skipped and failed cells, and the run's time."""
         return f"{len(self.computed)} computed, {len(self.skipped)} skipped, {len(self.failed)} failed in {self.seconds:.1f} s"
+
+    def _repr_html_(self) -> str:
+        """In Jupyter: the run's summary, the first failure, and for a study its report's headline verdicts and the health of its synthetic tables."""
+        import html
+        esc = html.escape
+        parts = [f"<p><b>{esc(self.study or 'grid')}</b>: {esc(self.summary())}</p>"]
+        if self.failed:
+            cid, error = next(iter(self.failed.items()))
+            parts.append(f"<p>first failed cell <code>{esc(cid)}</code>: {esc(error.strip().splitlines()[0])}</p>")
+        if self.study and len(self.results):
+            from .common import health_headline, table_health
+            from .framework import get_study
+            study = get_study(self.study)
+            if study.headline is not None:
+                try: parts.append("<h4>Headline (as the report shows it)</h4>" + study.headline(self.results).to_html(index=False))
+                except FairsynthError as e: parts.append(f"<p>no headline: {esc(str(e))}</p>")
+            if study.health is not None:
+                health = table_health(self.results, study.health)
+                parts.append(f"<h4>Health of the synthetic tables</h4><p>{esc(health_headline(health))}</p>" + (health.to_html(index=False) if len(health) else ""))
+        return "".join(parts)
 
 # %% ../../nbs/32_studies.grid.ipynb #3a0482c3
 def _record_failure(store: Path, cid: str, params: dict[str, Any], error: str) -> None:

@@ -27,7 +27,7 @@ from ..metrics.longitudinal import (SEQUENCE_MODELS, longitudinal_fidelity, pred
                                             sequence_privacy)
 from ..spec import DatasetSpec
 from .common import MIN_VERDICT_REPEATS, HealthLayout, draw_seed, group_folder, health_rows, parse_json_object, parse_list, verdict_blocked, withhold
-from .fairness import (GROUP_METRICS, SMALL_GROUPS, FairnessDesign, arm_labels, arm_order, check_sweep, parse_weights,
+from .fairness import (GROUP_METRICS, goal_verdicts, summarise_fairness, SMALL_GROUPS, FairnessDesign, arm_labels, arm_order, check_sweep, parse_weights,
                                         withheld_groups)
 from .framework import GridConfig, Page, Study, option, register_study
 from ..visits import VISIT_DATASETS, VisitDataset, concat_visits, load_visit_spec, load_visits, visit_split, visits_from_csv
@@ -425,7 +425,8 @@ def longitudinal_pages(config: LongitudinalConfig, # the study's config
 STUDY = register_study(Study(name="longitudinal", config=LongitudinalConfig,
                              help="seed-000 study on visit sequences: HALO with a fairness term, lambda sweep, PAR anchor",
                              designs=longitudinal_designs, pages=longitudinal_pages, cells=longitudinal_cells, cell=longitudinal_cell,
-                             store_name=longitudinal_store_name, load=visit_study_data, folder=lambda data: data.spec.name))
+                             store_name=longitudinal_store_name, load=visit_study_data, folder=lambda data: data.spec.name,
+                             headline=lambda results: goal_verdicts(summarise_fairness(results)), health=HEALTH))
 
 # %% ../../nbs/39a_studies.longitudinal.ipynb #7916927c
 def visit_overview(data: VisitDataset, # patients and visits

@@ -555,4 +555,5 @@ def treatment_folder(data: TreatmentData, # the study's table
 STUDY = register_study(Study(name="treatment", config=TreatmentConfig,
                              help="seed-004 study: treatment-effect fidelity of each base generator alone and under STEAM",
                              designs=treatment_designs, pages=treatment_pages, cells=treatment_study_cells, cell=treatment_cell,
-                             store_name=treatment_store_name, load=load_treatment, folder=treatment_folder))
+                             store_name=treatment_store_name, load=load_treatment, folder=treatment_folder,
+                             headline=lambda results: steam_gain(results), health=HEALTH))
