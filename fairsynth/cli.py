@@ -17,8 +17,8 @@ from .studies.framework import STUDY_MODULES, add_flags, config_from_args, get_s
 
 # %% auto #0
 __all__ = ['SETTING_FLAGS', 'setting_flags', 'settings_from_args', 'run_command', 'synthesize_command', 'index_command',
-           'datasets_command', 'generators_command', 'settings_command', 'spec_command', 'llm_server_command',
-           'build_parser', 'main']
+           'datasets_command', 'generators_command', 'settings_command', 'spec_command', 'check_reports_command',
+           'llm_server_command', 'build_parser', 'main']
 
 # %% ../nbs/50_cli.ipynb #334e5462
 SETTING_FLAGS = {  # setting -> help of its flag; the flag is --<setting with dashes>
@@ -85,6 +85,13 @@ def spec_command(args: argparse.Namespace, settings: Settings) -> int:
     else: print(draft.to_json(), end="")
     return 0
 
+def check_reports_command(args: argparse.Namespace, settings: Settings) -> int:
+    """`fairsynth check-reports`: every page's problems as a reader would meet them; screenshots with --screenshots."""
+    from fairsynth.report import check_pages
+    checked = check_pages(settings.reports_dir, args.screenshots)
+    print(checked.to_string(index=False) if len(checked) else f"no report page under {settings.reports_dir}")
+    return 1 if (checked.problems != "none").any() else 0
+
 def llm_server_command(args: argparse.Namespace, settings: Settings) -> int:
     """`fairsynth llm-server`: serve the local OpenAI-compatible stand-in until Ctrl-C."""
     from fairsynth.llm.server import LocalLLMServer
@@ -117,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     spc.add_argument("--name", help="the dataset's short name (default: the file's stem)")
     spc.add_argument("--sep", help="the CSV's field separator (default: ',')")
     spc.set_defaults(handler=spec_command)
+    chk = sub.add_parser("check-reports", parents=[flags], help="check every report page (figures twice, captions, doubled signs, wide tables); --screenshots DIR")
+    chk.add_argument("--screenshots", help="folder for a headless-Chromium screenshot of each page (default: none)")
+    chk.set_defaults(handler=check_reports_command)
     srv = sub.add_parser("llm-server", parents=[flags], help="serve the local OpenAI-compatible stand-in (NOT an LLM: it echoes perturbed examples) for offline tries")
     srv.add_argument("--host", default="127.0.0.1", help="address to listen on")
     srv.add_argument("--port", type=int, default=8765, help="port to listen on")

@@ -18,13 +18,16 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+
+import pandas as pd
 from typing import Any, Iterator, Mapping
 
 from .core import FairsynthError, atomic_path, atomic_write_text, package_dir
 
 # %% auto #0
 __all__ = ['PAGE_STYLE', 'SUMMARY_PAGE', 'provenance_html', 'studies_dir', 'page_problems', 'render_html', 'without_local_paths',
-           'page_lock', 'remove_stale_temporaries', 'execute_study', 'build_dataset_summary', 'build_index']
+           'page_lock', 'remove_stale_temporaries', 'execute_study', 'build_dataset_summary', 'build_index',
+           'find_chromium', 'screenshot_page', 'check_pages']
 
 # %% ../nbs/40_report.ipynb #0af74725
 def provenance_html(prov: Mapping[str, Any], # a core.provenance() record
@@ -273,3 +276,42 @@ def build_index(reports_dir: Path | str, # the reports folder
             + "<table><tr><th>dataset</th><th>group</th><th>study</th><th>title</th><th>summary</th><th>created (UTC)</th><th>commit</th></tr>"
             f"{body}</table></body></html>")
     return atomic_write_text(reports_dir / "index.html", page)
+
+# %% ../nbs/40_report.ipynb #a16e0702
+def find_chromium() -> str | None:
+    """The path of a headless-capable Chromium or Chrome on this machine, or None."""
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome"):
+        if found := shutil.which(name): return found
+    return None
+
+def screenshot_page(page: Path | str, # a report page (HTML)
+                    out_png: Path | str, # the PNG to write
+                    width: int = 1280, # window width in pixels (a laptop screen)
+                    height: int = 6000, # window height: tall enough for a long page
+                    timeout: float = 120, # seconds before giving up
+                   ) -> Path:
+    """A full-window screenshot of a page in headless Chromium."""
+    import subprocess
+    browser = find_chromium()
+    if browser is None: raise FairsynthError("no Chromium or Chrome found: install one (Debian: apt install chromium) to take screenshots")
+    out_png = Path(out_png); out_png.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--window-size={width},{height}",
+           f"--screenshot={out_png}", Path(page).resolve().as_uri()]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0 or not out_png.is_file():
+        raise FairsynthError(f"Chromium could not screenshot {Path(page).name}: {(done.stderr or '').strip().splitlines()[-1:] or done.returncode}")
+    return out_png
+
+def check_pages(reports_dir: Path | str, # the reports folder
+                screenshots: Path | str | None = None, # folder for one PNG per page (None: no screenshots)
+               ) -> pd.DataFrame:
+    """Per report page: its problems (`page_problems`) and, when asked, where its screenshot went."""
+    reports_dir, rows = Path(reports_dir), []
+    for page in sorted(reports_dir.glob("*/*/*.html")):
+        rel = page.relative_to(reports_dir).as_posix()
+        row = {"page": rel, "problems": "; ".join(page_problems(page.read_text())) or "none"}
+        if screenshots is not None:
+            row["screenshot"] = screenshot_page(page, Path(screenshots) / (rel.replace("/", "__").removesuffix(".html") + ".png")).name
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["page", "problems", *(["screenshot"] if screenshots is not None else [])])
+
