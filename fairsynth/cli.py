@@ -45,7 +45,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     """`fairsynth run <study>`: the study's grid, then its report pages."""
     from fairsynth.runner import run_study
     study = get_study(args.study)
-    for page in run_study(study, config_from_args(study.config, args, settings), settings): print(f"wrote {page}")
+    for page in run_study(study, config_from_args(study.config, args, settings), settings, progress=not args.quiet): print(f"wrote {page}")
     return 0
 
 def synthesize_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -109,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     studies = run.add_subparsers(dest="study", required=True)
     for name in STUDY_MODULES:
         study = get_study(name)
-        add_flags(studies.add_parser(name, parents=[flags], help=study.help, description=study.help), study.config)
+        add_flags(studies.add_parser(name, parents=[flags], help=study.help, description=study.help), study.config).add_argument(
+            "--quiet", action="store_true", help="no progress on stderr (grid cells with the time left, report cells); errors still show")
     run.set_defaults(handler=run_command)
     from fairsynth.export import ExportConfig
     syn = sub.add_parser("synthesize", parents=[flags], help="write a synthetic table and its data card (refused if it fails the privacy gate)",

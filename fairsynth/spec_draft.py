@@ -70,7 +70,8 @@ def column_kind(values: pd.Series, # one column of the table
         return ColumnDraft(name, "date", distinct, missing, "dates: left out; derive a number (age, days since admission) or drop it")
     if named_id or (distinct > 0.9 * len(v) and distinct > 20):
         spaced = v.astype(str).str.contains(r"\s").mean() > 0.5  # words: free text, not a code
-        return ColumnDraft(name, "id" if named_id or (distinct == len(v) and not spaced) else "text", distinct, missing,
+        kind = "id" if named_id or (distinct == len(v) and not spaced) else "text"
+        return ColumnDraft(name, kind, distinct, missing, "its name reads like an identifier: left out" if named_id else
                            "a distinct text value in (nearly) every row: an identifier or free text, left out")
     if distinct > 50: return ColumnDraft(name, "categorical", distinct, missing, f"{distinct} text values: many levels; pool rare ones or drop the column")
     return ColumnDraft(name, "categorical", distinct, missing, "")

@@ -364,3 +364,13 @@ def test_health_rows_record_failures_and_unusable_scores_are_withheld(tmp_path):
     _, text = paper_table(summarise(r), "auroc")
     marked = mark_unhealthy(text, r, HEALTH)
     assert marked["synthetic-group (aug_one_class)"].str.endswith("†").all() and not marked["baseline"].str.endswith("†").any()
+
+
+def test_quiet_run_prints_no_progress_and_a_plain_run_gives_the_time_left(tmp_path, capsys):
+    args = ["run", "augmentation", "--dataset", "nhefs", "--generator", "", "--repeats", "2", "--n-majority", "300", "--no-reports",
+            "--reports-dir", str(tmp_path / "reports")]
+    assert main([*args, "--quiet", "--store", str(tmp_path / "a")]) == 0
+    assert capsys.readouterr().err == ""
+    assert main([*args, "--store", str(tmp_path / "b")]) == 0
+    err = capsys.readouterr().err
+    assert "[grid 1/2]" in err and "left" in err and "[grid 2/2]" in err
