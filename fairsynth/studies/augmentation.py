@@ -592,7 +592,7 @@ def advice_table(summary: pd.DataFrame, # summarise() output
         if wins.empty:
             top = cands.iloc[0] if len(cands) else None
             out.append({**row, "recommended": "no method beats the baseline: keep it", "gain over baseline": "",
-                        "runner-up": f"{top.method_label} {gain(top)} (interval reaches 0)" if top is not None else ""}); continue
+                        "runner-up": f"{top.method_label} {gain(top)} ({'worse than the baseline' if top.diff_high < 0 else 'interval reaches 0'})" if top is not None else ""}); continue
         best = wins.iloc[0]
         rest = wins.iloc[1:] if len(wins) > 1 else cands[cands.method_label != best.method_label]
         runner = rest.iloc[0] if len(rest) else None
