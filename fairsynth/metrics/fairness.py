@@ -25,7 +25,7 @@ from ..tabular import categorical_labels
 # %% auto #0
 __all__ = ['SCORE_NAMES', 'TPR_CHOICES', 'GROUP_COLUMNS', 'intersectional_groups', 'privileged_label', 'group_table',
            'fairness_scores', 'bootstrap_weights', 'bootstrap_scores', 'fairness_summary', 'di_fairness',
-           'pareto_front', 'plot_tradeoff']
+           'pareto_front', 'label_offsets', 'plot_tradeoff']
 
 # %% ../../nbs/24_metrics.fairness.ipynb #6994c908
 def _attributes(attributes: Sequence[str] | str) -> list[str]:
@@ -350,6 +350,21 @@ def _error(points: pd.DataFrame, centre: np.ndarray, cols: tuple[str, str] | Non
     lo, hi = points[cols[0]].to_numpy(float), points[cols[1]].to_numpy(float)
     return np.clip(np.vstack([centre - lo, hi - centre]), 0, None)
 
+def label_offsets(xs: np.ndarray, # point positions on the horizontal axis
+                  ys: np.ndarray, # and on the vertical axis
+                  near: float = 0.06, # share of each axis's span within which two labels would collide
+                  step: float = 10, # points a colliding label moves down
+                 ) -> list[float]:
+    """Vertical offsets (points) that keep the labels of nearby points from overlapping: each label moves below those it would hit."""
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    span = lambda v: (np.ptp(v[ok]) if ok.sum() > 1 else 0) or 1.0
+    sx, sy, out = span(xs), span(ys), []
+    for i in range(len(xs)):
+        hits = [j for j in range(i) if ok[i] and ok[j] and abs(xs[i] - xs[j]) < near * sx and abs(ys[i] - ys[j]) < near * sy]
+        taken = {out[j] for j in hits}
+        out.append(next(-step * k for k in range(len(xs) + 1) if -step * k not in taken))
+    return out
+
 def plot_tradeoff(points: pd.DataFrame, # one row per method / setting
                   x: str, # column on the horizontal axis (e.g. 'di')
                   y: str, # column on the vertical axis (e.g. 'f1')
@@ -373,9 +388,9 @@ def plot_tradeoff(points: pd.DataFrame, # one row per method / setting
         ax.axvline(1.0, color="0.5", lw=1, ls="--", zorder=1)
     ax.errorbar(xs, ys, xerr=_error(points, xs, xerr), yerr=_error(points, ys, yerr), fmt="o", color="C0",
                 ecolor="0.6", elinewidth=1, capsize=2, zorder=3)
-    for xi, yi, name in zip(xs, ys, points[label]):
+    for (xi, yi, name), dy in zip(zip(xs, ys, points[label]), label_offsets(xs, ys)):
         if np.isfinite(xi) and np.isfinite(yi):
-            ax.annotate(str(name), (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=8)
+            ax.annotate(str(name), (xi, yi), textcoords="offset points", xytext=(4, 4 + dy), fontsize=8)
     if front is not None and front.any():
         on = points[front.to_numpy(bool)].sort_values(x)
         ax.step(on[x].to_numpy(float), on[y].to_numpy(float), where="pre", color="C3", lw=1.5, zorder=2, label="Pareto front")

@@ -563,8 +563,8 @@ def goal_verdicts(summary: pd.DataFrame, # `studies.fairness.summarise_fairness`
             out.append({**row, "worst_tpr_gain": gain, "worst_tpr_gain_interval": f"[{get('worst_group_tpr', 'diff_low'):+.3f}, {get('worst_group_tpr', 'diff_high'):+.3f}]",
                         "f1_change": f1_change, "f1_change_interval": f"[{get('f1', 'diff_low'):+.3f}, {get('f1', 'diff_high'):+.3f}]",
                         "repeats": n, "verdict": verdict})
-    cols = ["model", "arm", "best", "di", "worst_group_tpr", "mean_group_tpr", "f1", "auroc", "worst_tpr_gain", "worst_tpr_gain_interval",
-            "f1_change", "f1_change_interval", "repeats", "verdict"]
+    cols = ["model", "arm", "best", "verdict", "di", "worst_tpr_gain", "worst_tpr_gain_interval", "f1_change", "f1_change_interval",
+            "worst_group_tpr", "mean_group_tpr", "f1", "auroc", "repeats"]  # the verdict beside the arm: a wide table never hides it
     return pd.DataFrame(out).reindex(columns=cols)
 
 
