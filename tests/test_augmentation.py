@@ -180,7 +180,9 @@ def test_win_counts_and_best_marking():
     w5 = count_wins(five).set_index("method")
     assert w5.loc["synthetic-generic (g)", "beats_baseline_significantly"] == 1 and w5.loc["synthetic-generic (g)", "repeats"] == 5
     m5, t5 = paper_table(five)
-    assert "font-weight: bold" in style_paper_table(m5, t5, repeats=5).to_html()
+    bold = style_paper_table(m5, t5, repeats=5, summary=five).to_html()
+    assert bold.count("font-weight: bold") == 1  # synthetic-generic: the only paired interval above 0 (upweighted's mean is higher than the baseline's too)
+    assert "font-weight" not in style_paper_table(m5, t5, repeats=5).to_html()  # without the intervals nothing is marked
 
 
 def test_run_resumes_and_only_computes_new_cells(tmp_path):

@@ -542,11 +542,19 @@ def paper_table(summary: pd.DataFrame, # summarise() output
 
 def style_paper_table(means: pd.DataFrame, # paper_table's means
                       text: pd.DataFrame, # paper_table's text
-                      repeats: int | None = None, # repeats behind the means; fewer than MIN_VERDICT_REPEATS: no row's best is marked
+                      repeats: int | None = None, # repeats behind the means; fewer than MIN_VERDICT_REPEATS: nothing is marked
+                      summary: pd.DataFrame | None = None, # summarise() output behind the table: its paired intervals decide what is marked (None: nothing)
+                      metric: str = "auroc", # the table's metric
+                      n_minority: int | None = None, # the table's minority size (default: the most common)
                      ) -> pd.io.formats.style.Styler:
-    """The text table with each row's best mean in bold (only from MIN_VERDICT_REPEATS repeats or more)."""
-    if repeats is not None and verdict_blocked(repeats): return text.style
-    best = means.eq(means.max(axis=1), axis=0)
+    """The text table with, in each row, the method that beats the baseline by a paired 95% interval above 0 (the
+    highest mean among such methods) in bold; a row where none does has nothing bold. Needs MIN_VERDICT_REPEATS repeats."""
+    if summary is None or (repeats is not None and verdict_blocked(repeats)): return text.style
+    s = at_size(summary, metric, "minority", n_minority)
+    wins = s[(s.method_label != "baseline") & (s.diff_low > 0)].set_index(["dataset", "minority", "outcome", "method_label"])["diff_low"]
+    sig = pd.DataFrame({m: [(*i, m) in wins.index for i in means.index] for m in means.columns}, index=means.index)
+    shown = means.where(sig)
+    best = shown.eq(shown.max(axis=1), axis=0) & sig
     return text.style.apply(lambda _: best.map(lambda b: "font-weight:bold" if b else "").to_numpy(), axis=None)
 
 def count_wins(summary: pd.DataFrame, # summarise() output
