@@ -524,7 +524,9 @@ def reduction_table(summary: pd.DataFrame, # summarise_causal output
                        goal_met=bool(all(row[f"{m}_reduction"] >= goal for m in measures)))
             if results is not None: row.update(_reduction_verdict(results, model, source, method, measures, goal, min_repeats, row["goal_met"]))
             out.append(row)
-    return pd.DataFrame(out)
+    out = pd.DataFrame(out)
+    first = [c for c in ("model", "training", "verdict") if c in out]  # the verdict beside what it judges: a wide table never hides it
+    return out[first + [c for c in out if c not in first]]
 
 # %% ../../nbs/35_studies.causal_fairness.ipynb #1ab1eca2
 def plot_data_decomposition(summary: pd.DataFrame, # summarise_causal output
