@@ -27,8 +27,8 @@ __all__ = ['ID_HINTS', 'PATIENT_HINTS', 'SENSITIVE_HINTS', 'EVENT_HINTS', 'LEAK_
            'column_kind', 'SpecDraft', 'infer_spec', 'infer_spec_csv', 'write_draft']
 
 # %% ../nbs/02d_spec_draft.ipynb #sd000006
-ID_HINTS = r"(^|_)(id|patient|subject|mrn|nbr|person|hadm)(_|$)|id$"  # names that read like a patient or record identifier
-PATIENT_HINTS = r"patient|subject|person|mrn|nbr|pt_?id|ptid"  # of those, names that read like a patient (not a visit or row) identifier
+ID_HINTS = r"(^|_)(id|patient|subject|mrn|nbr|person|hadm|seqn)(_|$)|id$"  # names that read like a patient or record identifier
+PATIENT_HINTS = r"patient|subject|person|mrn|nbr|pt_?id|ptid|seqn"  # of those, names that read like a patient (not a visit or row) identifier
 SENSITIVE_HINTS = r"race|ethnic|sex|gender|religion|language|marital|insurance|nationality"  # names of protected characteristics
 EVENT_HINTS = r"death|died|dead|mortal|expire|readmi|(^|_)(outcome|event|label|target|y)(_|$)|chd|diabet|stroke|infarct|sepsis|complication"  # names that read like an outcome
 LEAK_HINTS = r"disch|dsch|death|dth|dod|deceased|expire|los$|(^|_)los(_|$)|length_?of_?stay|stay|duration|days?_|_days?$|score|apache|sofa|saps|aps$|surv|followup|follow_up"  # names measured at or after an outcome
