@@ -22,6 +22,7 @@ from sklearn.pipeline import Pipeline
 
 from ..core import FairsynthError, Settings
 from ..data import patient_split
+from ..figures import colours
 from ..generators.base import get_generator
 from ..metrics.health import health_checks
 from ..metrics.fairness import bootstrap_scores, di_fairness, group_table, pareto_front, plot_tradeoff
@@ -41,7 +42,8 @@ __all__ = ['SMALL_GROUPS', 'INTERSECTION', 'JOINT_LABEL', 'DOWNSTREAM_MODELS', '
            'parse_weights', 'check_sweep', 'FairnessConfig', 'generator_parameters', 'fairness_designs',
            'fairness_data', 'fairness_cells', 'fairness_store_name', 'fairness_pages', 'summarise_fairness',
            'headline_table', 'best_weight', 'goal_check', 'goal_verdicts', 'tradeoff_points', 'plot_tradeoffs',
-           'group_rates', 'plot_group_rates', 'generator_record', 'group_advice']
+           'group_rates', 'plot_group_rates', 'generator_record', 'group_differences', 'plot_group_differences',
+           'group_advice']
 
 # %% ../../nbs/34_studies.fairness.ipynb #33212f80
 SMALL_GROUPS = "other (small groups)"  # label of the pooled rare values of the attribute
@@ -627,6 +629,50 @@ def generator_record(results: pd.DataFrame) -> pd.DataFrame:
     return t.loc[arm_order(t.index)].reset_index()
 
 # %% ../../nbs/34_studies.fairness.ipynb #41c8fd7f
+def group_differences(results: pd.DataFrame, # tidy rows of finished cells
+                      metric: str = "group_tpr", # a per-group metric, higher is better (group_tpr, group_f1, group_auroc)
+                     ) -> pd.DataFrame:
+    """Per model, group and arm: the paired difference from `real` over splits (mean, 95% t-interval, splits)."""
+    r = results[results.metric == metric].copy()
+    cols = ["model", "group", "arm", "mean", "ci_low", "ci_high", "n"]
+    if r.empty: return pd.DataFrame(columns=cols)
+    r["arm_label"] = arm_labels(r)
+    wide = r.pivot_table(index=["model", "group", "repeat"], columns="arm_label", values="value", aggfunc="mean")
+    out = []
+    for (model, group), w in wide.groupby(level=["model", "group"], sort=False):
+        if "real" not in w: continue
+        for a in [a for a in arm_order(list(w.columns)) if a != "real"]:
+            stats_ = dict(t_interval(w[a] - w["real"]))
+            out.append(dict(model=model, group=group, arm=a, mean=stats_["mean"], ci_low=stats_["ci_low"], ci_high=stats_["ci_high"],
+                            n=int((w[a] - w["real"]).notna().sum())))
+    return pd.DataFrame(out).reindex(columns=cols)
+
+def plot_group_differences(results: pd.DataFrame, # tidy rows of finished cells
+                           model: str, # downstream model
+                           metric: str = "group_tpr", # per-group metric
+                          ) -> plt.Figure:
+    """Forest plot: each arm's paired difference from `real` (mean and 95% interval) for every group of one model."""
+    d = group_differences(results, metric)
+    d = d[d.model == model]
+    if d.empty: raise FairsynthError(f"no '{metric}' rows of model '{model}' with a real arm")
+    groups, arms = list(dict.fromkeys(d.group)), list(dict.fromkeys(d.arm))
+    col = colours(arms)
+    fig, ax = plt.subplots(figsize=(6.5, 0.32 * len(groups) * (len(arms) + 1) + 1.2))
+    for gi, g in enumerate(groups):
+        for ai, a in enumerate(arms):
+            row = d[(d.group == g) & (d.arm == a)]
+            if row.empty: continue
+            y = -(gi * (len(arms) + 1) + ai)
+            m, lo, hi = row["mean"].iloc[0], row.ci_low.iloc[0], row.ci_high.iloc[0]
+            ax.errorbar([m], [y], xerr=[[m - lo], [hi - m]], fmt="o", color=col[a], capsize=2, ms=4, label=a if gi == 0 else None)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_yticks([-(gi * (len(arms) + 1) + (len(arms) - 1) / 2) for gi in range(len(groups))], groups)
+    ax.set_xlabel(f"{metric.removeprefix('group_').upper()} minus real, paired by split")
+    ax.set_title(f"{model}: per-group change from real", fontsize=10)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout(); plt.close(fig)
+    return fig
+
 def group_advice(results: pd.DataFrame, # tidy rows of finished cells
                  metric: str = "group_tpr", # a per-group metric, higher is better (group_tpr, group_f1, group_auroc)
                 ) -> pd.DataFrame:
@@ -647,7 +693,8 @@ def group_advice(results: pd.DataFrame, # tidy rows of finished cells
         wins = [a for a in stats_.index if stats_.loc[a, "ci_low"] > 0]
         if not wins:
             top = stats_.index[0] if len(stats_) else None
-            out.append({**row, "recommended": "no arm beats real", "gain over real": "", "runner-up": f"{top} {gain(top)} (interval reaches 0)" if top else ""}); continue
+            why = "worse than real" if top is not None and stats_.loc[top, "ci_high"] < 0 else "interval reaches 0"
+            out.append({**row, "recommended": "no arm beats real", "gain over real": "", "runner-up": f"{top} {gain(top)} ({why})" if top else ""}); continue
         rest = wins[1:] or [a for a in stats_.index if a != wins[0]]
         out.append({**row, "recommended": wins[0], "gain over real": gain(wins[0]),
                     "runner-up": (f"{rest[0]} {gain(rest[0])}" + ("" if len(wins) > 1 else " (not significant)")) if rest else ""})

@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from ..core import FairsynthError, atomic_path, atomic_write_text
 
@@ -330,15 +331,19 @@ def time_left(seconds: float) -> str:
     """'~40 s left', '~12 min left' or '~1.5 h left'."""
     return f"~{seconds:.0f} s left" if seconds < 90 else f"~{seconds / 60:.0f} min left" if seconds < 5400 else f"~{seconds / 3600:.1f} h left"
 
-def _reporter(progress: bool, total: int) -> Callable[[str, str, dict[str, Any], float, str], None]:
-    """Prints one line per finished cell on stderr (or nothing): done/total, status, seconds, the time left, parameters."""
+def _reporter(progress: bool, total: int, done: int = 0) -> Callable[[str, str, dict[str, Any], float, str], None]:
+    """A tqdm bar of cells done / total with the time left, and one line per finished cell above it on stderr (or nothing):
+    done/total, status, seconds, the time left at this run's pace, parameters. `say.close()` removes the bar."""
     start, finished_here = time.perf_counter(), [0]
+    bar = tqdm(total=total, initial=done, desc="grid", unit="cell", file=sys.stderr, disable=not progress, leave=False)
     def say(counter: str, status: str, params: dict[str, Any], seconds: float, error: str = "") -> None:
         if not progress: return
         finished_here[0] += 1
+        bar.update(1)
         left = (time.perf_counter() - start) / finished_here[0] * (total - int(counter))  # this run's pace so far
         line = f"[grid {counter}/{total}] {status:6} {seconds:7.2f} s  {time_left(left) if int(counter) < total else 'last cell'}  {_params_json(params)}"
-        print(line + (f"  {error.splitlines()[0]}" if error else ""), file=sys.stderr, flush=True)
+        bar.write(line + (f"  {error.splitlines()[0]}" if error else ""), file=sys.stderr)
+    say.close = bar.close
     return say
 
 # %% ../../nbs/32_studies.grid.ipynb #6699912d
@@ -376,7 +381,8 @@ def run_grid(fn: Callable[[dict[str, Any]], pd.DataFrame], # computes one cell f
     if progress: print(f"[grid] {len(ids)} cells: {len(skipped)} found in {store}, {len(failed)} failed before, "
                        f"{len(todo)} to compute {where}", file=sys.stderr, flush=True)
     if todo and (n_jobs != 1 or scheduler is not None): _check_picklable(fn)
-    say, computed, done = _reporter(progress, len(ids)), [], len(ids) - len(todo)
+    computed, done = [], len(ids) - len(todo)
+    say = _reporter(progress, len(ids), done)
     outcomes = _local_results(fn, todo, n_jobs, threads_per_worker) if scheduler is None else _dask_results(fn, todo, scheduler, threads_per_worker)
     for cid, ok, payload, seconds in outcomes:
         if ok:
@@ -388,6 +394,7 @@ def run_grid(fn: Callable[[dict[str, Any]], pd.DataFrame], # computes one cell f
         else:
             failed[cid] = payload; _record_failure(store, cid, params_of[cid], payload)
         say(str(done), "done" if ok else "FAILED", params_of[cid], seconds, "" if ok else payload)
+    say.close()
     finished = _stored_cells(store)
     results = _combine([pd.read_parquet(finished[c]) for c in ids if c in finished])
     # results.parquet: with a key, this grid's cells only (cells of other data stay in cells/ but out of the table)
