@@ -383,18 +383,20 @@ def run_grid(fn: Callable[[dict[str, Any]], pd.DataFrame], # computes one cell f
     if todo and (n_jobs != 1 or scheduler is not None): _check_picklable(fn)
     computed, done = [], len(ids) - len(todo)
     say = _reporter(progress, len(ids), done)
-    outcomes = _local_results(fn, todo, n_jobs, threads_per_worker) if scheduler is None else _dask_results(fn, todo, scheduler, threads_per_worker)
-    for cid, ok, payload, seconds in outcomes:
-        if ok:
-            try: _write_cell(store, cid, _cell_rows(payload, params_of[cid], cid, seconds))
-            except Exception as e: ok, payload = False, f"could not store the rows of cell {cid}: {_error_text(e)}"
-        done += 1
-        if ok:
-            computed.append(cid); (store / "failed" / f"{cid}.json").unlink(missing_ok=True)
-        else:
-            failed[cid] = payload; _record_failure(store, cid, params_of[cid], payload)
-        say(str(done), "done" if ok else "FAILED", params_of[cid], seconds, "" if ok else payload)
-    say.close()
+    try:  # the bar goes whatever happens (Ctrl-C included), so a last message starts on a clean line
+        outcomes = _local_results(fn, todo, n_jobs, threads_per_worker) if scheduler is None else _dask_results(fn, todo, scheduler, threads_per_worker)
+        for cid, ok, payload, seconds in outcomes:
+            if ok:
+                try: _write_cell(store, cid, _cell_rows(payload, params_of[cid], cid, seconds))
+                except Exception as e: ok, payload = False, f"could not store the rows of cell {cid}: {_error_text(e)}"
+            done += 1
+            if ok:
+                computed.append(cid); (store / "failed" / f"{cid}.json").unlink(missing_ok=True)
+            else:
+                failed[cid] = payload; _record_failure(store, cid, params_of[cid], payload)
+            say(str(done), "done" if ok else "FAILED", params_of[cid], seconds, "" if ok else payload)
+    finally:
+        say.close()
     finished = _stored_cells(store)
     results = _combine([pd.read_parquet(finished[c]) for c in ids if c in finished])
     # results.parquet: with a key, this grid's cells only (cells of other data stay in cells/ but out of the table)
